@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* placeholder until the daemon lands */
+int main(void) { return 1; }

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Paths and files. */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ocid_error;
+
+/* Joins `rel` below `root` lexically: "." and empty components are dropped,
+ * ".." never climbs above root (as if root were "/"), a leading "/" in rel is
+ * relative to root. The result never names anything outside root. */
+char *ocid_path_join_beneath(const char *root, const char *rel);
+
+/* Plain join with exactly one "/" between the parts. */
+char *ocid_path_join(const char *a, const char *b);
+
+/* Validates a single path component: non-empty, not "." or "..", no "/",
+ * no NUL, at most 255 bytes. */
+int ocid_path_component_check(const char *name, struct ocid_error **err);
+
+/* mkdir -p with mode for every directory it creates. Existing directories
+ * are fine; an existing non-directory is -ENOTDIR. */
+int ocid_mkdir_p(const char *path, mode_t mode, struct ocid_error **err);
+
+/* Writes data to path atomically: a temporary file in the same directory,
+ * fsync, rename over path, fsync of the directory. A crash at any point
+ * leaves the old content or the new one. */
+int ocid_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           struct ocid_error **err);
+
+/* Reads a whole regular file, refusing more than max bytes (-EFBIG).
+ * *ret is NUL-terminated; ret_len may be NULL. */
+int ocid_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct ocid_error **err);
+
+/* Removes path and everything below it without following symlinks or
+ * crossing mount points. A missing path is success. */
+int ocid_rm_rf(const char *path, struct ocid_error **err);

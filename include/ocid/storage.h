@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#ifndef OCID_MODULE_ABI_MAJOR
+#error "include <ocid/module.h>"
+#endif
+
+/* ABI 1.0: the storage ops table. Later minors append members at the end. */
+struct ocid_storage_ops {
+        struct ocid_module_ops base;
+};
