@@ -18,6 +18,6 @@ ocid_CFLAGS = $(core_libocid_core_la_CFLAGS)
 ocid_LDADD = core/libocid-core.la lib/libocid.la
 
 # CFLAGS and libraries for a unit test of the core.
-CORE_TEST_CPPFLAGS = $(core_libocid_core_la_CPPFLAGS)
-CORE_TEST_CFLAGS = $(core_libocid_core_la_CFLAGS) $(CMOCKA_CFLAGS)
-CORE_TEST_LDADD = core/libocid-core.la lib/libocid.la $(CMOCKA_LIBS)
+CORE_TEST_CPPF = $(core_libocid_core_la_CPPFLAGS)
+CORE_TEST_CF = $(core_libocid_core_la_CFLAGS) $(CMOCKA_CFLAGS)
+CORE_TEST_LIBS = core/libocid-core.la lib/libocid.la $(CMOCKA_LIBS)
