@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* mode_t */
 #include <ocid/cleanup.h>
 
 struct ocid_error;
