@@ -1,1 +1,32 @@
-# filled in by its owner
+# The integration suite: pytest + grpcio against a real daemon. It needs
+# root and is not part of `make check`; run `make integration` (as root).
+# Arguments for pytest go in INTEGRATION_FLAGS, e.g.
+#   make integration INTEGRATION_FLAGS='-k transport -x'
+
+integration_files = \
+	tests/integration/conftest.py \
+	tests/integration/ocid_it.py \
+	tests/integration/test_cli.py \
+	tests/integration/test_cri.py \
+	tests/integration/test_daemon.py \
+	tests/integration/test_transport.py
+EXTRA_DIST += $(integration_files)
+
+INTEGRATION_FLAGS =
+# Debian's interpreter, which has python3-pytest and python3-grpcio; a
+# `python3` earlier on PATH may be another build without them.
+INTEGRATION_PYTHON = /usr/bin/python3
+# An upper bound for the whole run, so that a hung daemon cannot hang CI.
+INTEGRATION_TIMEOUT = 900
+
+.PHONY: integration
+integration: all
+	cd $(abs_top_builddir) && \
+	OCID_BIN='$(abs_top_builddir)/ocid' \
+	OCID_MODULE_DIR='$(abs_top_builddir)/modules/.libs' \
+	OCID_PROTO_DIR='$(abs_top_srcdir)/core/server' \
+	PYTHONDONTWRITEBYTECODE=1 \
+	timeout -k 30 $(INTEGRATION_TIMEOUT) \
+	$(INTEGRATION_PYTHON) -m pytest -v -ra -p no:cacheprovider \
+		--rootdir='$(abs_top_srcdir)/tests/integration' \
+		$(INTEGRATION_FLAGS) '$(abs_top_srcdir)/tests/integration'
