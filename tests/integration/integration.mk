@@ -15,7 +15,7 @@ EXTRA_DIST += $(integration_files)
 INTEGRATION_FLAGS =
 # Debian's interpreter, which has python3-pytest and python3-grpcio; a
 # `python3` earlier on PATH may be another build without them.
-INTEGRATION_PYTHON = /usr/bin/python3
+INTEGRATION_PY = /usr/bin/python3
 # An upper bound for the whole run, so that a hung daemon cannot hang CI.
 INTEGRATION_TIMEOUT = 900
 
@@ -27,6 +27,6 @@ integration: all
 	OCID_PROTO_DIR='$(abs_top_srcdir)/core/server' \
 	PYTHONDONTWRITEBYTECODE=1 \
 	timeout -k 30 $(INTEGRATION_TIMEOUT) \
-	$(INTEGRATION_PYTHON) -m pytest -v -ra -p no:cacheprovider \
+	$(INTEGRATION_PY) -m pytest -v -ra -p no:cacheprovider \
 		--rootdir='$(abs_top_srcdir)/tests/integration' \
 		$(INTEGRATION_FLAGS) '$(abs_top_srcdir)/tests/integration'
