@@ -29,6 +29,12 @@ def setting(output, key):
     return m.group(1)
 
 
+def settings_only(output):
+    """`ocid config` output without comments (which may name the files)."""
+    return [line for line in output.splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", "//"))]
+
+
 def test_version_command():
     r = run_ocid("version")
     assert r.returncode == 0, r.stderr
@@ -64,7 +70,7 @@ def test_config_output_validates(tmp_path):
     # printing the printed configuration changes nothing
     again = run_ocid("--config", out, "config")
     assert again.returncode == 0, again.stderr
-    assert again.stdout == r.stdout
+    assert settings_only(again.stdout) == settings_only(r.stdout)
 
 
 def test_defaults_validate(tmp_path):
@@ -110,8 +116,8 @@ def head(tmp_path):
     ("no_such_key = 1;", "no_such_key"),
     ("log_level = 5;", "log_level"),
     ('log_level = "loud";', "log_level"),
-    ("root = [\"a\"];", "root"),
-    ('root = "relative/path";', "root"),
+    ('conmon = ["/usr/bin/conmon"];', "conmon"),
+    ('conmon = "bin/conmon";', "conmon"),
 ], ids=["unknown-key", "wrong-type", "bad-value", "list-for-string",
         "relative-path"])
 def test_bad_config(tmp_path, bad_line, key):
