@@ -139,13 +139,16 @@ OCID_EXPORT int ocid_mkdir_p(const char *path, mode_t mode, struct ocid_error **
                 if (mkdirat(dfd, name, mode) == 0) {
                         /* the umask must not change the mode asked for */
                         if (fchmodat(dfd, name, mode, 0) < 0)
-                                return ocid_error_set(err, errno, "chmod '%.*s'", (int) (end - path), path);
+                                return ocid_error_set(err, errno, "create directory '%s': chmod '%.*s'", path,
+                                                      (int) (end - path), path);
                 } else if (errno != EEXIST) {
-                        return ocid_error_set(err, errno, "mkdir '%.*s'", (int) (end - path), path);
+                        return ocid_error_set(err, errno, "create directory '%s': mkdir '%.*s'", path,
+                                              (int) (end - path), path);
                 }
                 fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
-                        return ocid_error_set(err, errno, "open '%.*s'", (int) (end - path), path);
+                        return ocid_error_set(err, errno, "create directory '%s': open '%.*s'", path,
+                                              (int) (end - path), path);
                 (void) close(dfd);
                 dfd = fd;
         }

@@ -15,11 +15,16 @@
 
 _Noreturn void libocid_die(const char *msg)
 {
-        /* No stdio: it may allocate. */
-        static const char head[] = "ocid: fatal: ";
-        (void) !write(STDERR_FILENO, head, sizeof(head) - 1);
-        (void) !write(STDERR_FILENO, msg, strlen(msg));
-        (void) !write(STDERR_FILENO, "\n", 1);
+        /* One write, and no stdio: it may allocate. */
+        char buf[256] = "ocid: fatal: ";
+        size_t len = strlen(buf), n = strlen(msg);
+
+        if (n > sizeof(buf) - len - 1)
+                n = sizeof(buf) - len - 1;
+        memcpy(buf + len, msg, n);
+        len += n;
+        buf[len++] = '\n';
+        (void) !write(STDERR_FILENO, buf, len);
         abort();
 }
 

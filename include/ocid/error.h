@@ -27,7 +27,10 @@ int ocid_error_setv(struct ocid_error **err, int code, int with_strerror, const 
         __attribute__((format(printf, 4, 0)));
 
 /* Prefixes the message already in *err with "<fmt>: ". Returns -code of the
- * error. Asserts that an error is set. */
+ * error. Asserts that an error is set. With err == NULL it returns the code
+ * last dropped by ocid_error_set/msg on this thread, so that a chain of
+ * `return ocid_error_prefix(err, ...)` keeps the code when errors are not
+ * wanted. */
 int ocid_error_prefix(struct ocid_error **err, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 

@@ -33,7 +33,11 @@ struct ocid_cmd_result {
 
 /* Runs cmd to completion in its own process group and reaps it. Returns 0
  * when the command ran (whatever its exit code), or a negative errno when it
- * could not be started. Every fd but 0-2 is closed in the child. */
+ * could not be started (including a failing exec or chdir in the child).
+ * Every fd but 0-2 is closed in the child, its signal mask is empty and its
+ * signal dispositions are the defaults. Output is read until the child
+ * exits; what a grandchild writes after that is not waited for. Safe to
+ * call from several threads at once. */
 int ocid_cmd_run(const struct ocid_cmd *cmd, struct ocid_cmd_result *ret, struct ocid_error **err);
 
 void ocid_cmd_result_done(struct ocid_cmd_result *r);

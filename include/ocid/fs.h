@@ -20,20 +20,25 @@ char *ocid_path_join(const char *a, const char *b);
  * no NUL, at most 255 bytes. */
 int ocid_path_component_check(const char *name, struct ocid_error **err);
 
-/* mkdir -p with mode for every directory it creates. Existing directories
- * are fine; an existing non-directory is -ENOTDIR. */
+/* mkdir -p with mode for every directory it creates (exactly mode: the umask
+ * does not apply). Existing directories are fine and keep their mode; an
+ * existing non-directory is -ENOTDIR. */
 int ocid_mkdir_p(const char *path, mode_t mode, struct ocid_error **err);
 
 /* Writes data to path atomically: a temporary file in the same directory,
- * fsync, rename over path, fsync of the directory. A crash at any point
- * leaves the old content or the new one. */
+ * fsync, chmod to mode, rename over path, fsync of the directory. A crash at
+ * any point leaves the old content or the new one; on a failure before the
+ * rename the temporary file is removed and the old content is untouched. */
 int ocid_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                            struct ocid_error **err);
 
-/* Reads a whole regular file, refusing more than max bytes (-EFBIG).
+/* Reads a whole regular file, refusing more than max bytes (-EFBIG); a
+ * directory is -EISDIR, any other non-regular file -EINVAL.
  * *ret is NUL-terminated; ret_len may be NULL. */
 int ocid_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct ocid_error **err);
 
 /* Removes path and everything below it without following symlinks or
- * crossing mount points. A missing path is success. */
+ * crossing mount points. A missing path is success. A mount point below
+ * path is left alone and reported (-EXDEV) after the rest is removed; path
+ * itself being a mount point is -EBUSY; "/", "." and ".." are -EINVAL. */
 int ocid_rm_rf(const char *path, struct ocid_error **err);

@@ -8,4 +8,6 @@
 
 const char *ocid_host_root(void);
 const char *ocid_host_runroot(void);
+/* Copies the paths; NULL leaves one as it is. A string returned earlier
+ * stays valid (replaced copies are never freed). */
 void ocid_host_set_paths(const char *root, const char *runroot);

@@ -37,5 +37,7 @@ int ocid_log_level_from_string(const char *name);
 const char *ocid_log_level_to_string(int level);
 
 /* Replaces the sink (NULL restores the default: one line on stderr with an
- * RFC 3339 timestamp, level and category). Call before threads start. */
+ * RFC 3339 timestamp, level and category, as
+ * "2026-11-28T12:00:00.123456Z info cri: message", control characters in
+ * the message escaped). Call before threads start. */
 void ocid_log_set_sink(ocid_log_sink_fn sink, void *userdata);

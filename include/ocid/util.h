@@ -32,8 +32,10 @@ bool ocid_endswith(const char *s, const char *suffix);
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-/* Checked parsers: the whole string must be a number in range.
- * Return 0 or -EINVAL / -ERANGE; *ret untouched on failure. */
+/* Checked parsers: the whole string must be a decimal number in range, an
+ * optional '-' then digits for int64, digits only for uint64 (no '+', no
+ * whitespace, no base prefix). Return 0 or -EINVAL / -ERANGE; *ret
+ * untouched on failure. */
 int ocid_parse_int64(const char *s, int64_t *ret);
 int ocid_parse_uint64(const char *s, uint64_t *ret);
 
