@@ -1,5 +1,7 @@
 # The integration suite: pytest + grpcio against a real daemon. It needs
 # root and is not part of `make check`; run `make integration` (as root).
+# It reads the tests from the source tree and writes nothing there (no
+# bytecode, no pytest cache), so it also runs from a read-only tree.
 # Arguments for pytest go in INTEGRATION_FLAGS, e.g.
 #   make integration INTEGRATION_FLAGS='-k transport -x'
 
@@ -21,12 +23,11 @@ INTEGRATION_TIMEOUT = 900
 
 .PHONY: integration
 integration: all
-	cd $(abs_top_builddir) && \
+	cd '$(abs_top_srcdir)/tests/integration' && \
 	OCID_BIN='$(abs_top_builddir)/ocid' \
 	OCID_MODULE_DIR='$(abs_top_builddir)/modules/.libs' \
 	OCID_PROTO_DIR='$(abs_top_srcdir)/core/server' \
 	PYTHONDONTWRITEBYTECODE=1 \
 	timeout -k 30 $(INTEGRATION_TIMEOUT) \
 	$(INTEGRATION_PY) -m pytest -v -ra -p no:cacheprovider \
-		--rootdir='$(abs_top_srcdir)/tests/integration' \
-		$(INTEGRATION_FLAGS) '$(abs_top_srcdir)/tests/integration'
+		--rootdir=. $(INTEGRATION_FLAGS) .
