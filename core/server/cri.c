@@ -10,7 +10,7 @@
 #include <ocid/log.h>
 #include <ocid/util.h>
 
-#include "../config.h"  /* core/config.h: from core/server/, "config.h" is autoconf's */
+#include "config.h"
 #include "modules.h"
 #include "network.h"
 #include "runtime.h"

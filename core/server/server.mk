@@ -44,3 +44,50 @@ core_sources += \
 # Sources that include the generated headers need them first, also when a
 # single target is built (BUILT_SOURCES only covers all/check/install).
 $(core_libocid_core_la_OBJECTS): $(server_proto_headers)
+if HAVE_CMOCKA
+server_test_cppflags = $(CORE_TEST_CPPF)
+server_test_cflags = $(CORE_TEST_CF)
+server_test_libs = $(CORE_TEST_LIBS)
+
+check_PROGRAMS += \
+	tests/unit/core/server/test-grpc \
+	tests/unit/core/server/test-frame \
+	tests/unit/core/server/test-methods \
+	tests/unit/core/server/test-call \
+	tests/unit/core/server/test-server \
+	tests/unit/core/test-daemon
+
+tests_unit_core_server_test_grpc_SOURCES = tests/unit/core/server/test-grpc.c
+tests_unit_core_server_test_grpc_CPPFLAGS = $(server_test_cppflags)
+tests_unit_core_server_test_grpc_CFLAGS = $(server_test_cflags)
+tests_unit_core_server_test_grpc_LDADD = $(server_test_libs)
+
+tests_unit_core_server_test_frame_SOURCES = tests/unit/core/server/test-frame.c
+tests_unit_core_server_test_frame_CPPFLAGS = $(server_test_cppflags)
+tests_unit_core_server_test_frame_CFLAGS = $(server_test_cflags)
+tests_unit_core_server_test_frame_LDADD = $(server_test_libs)
+
+tests_unit_core_server_test_methods_SOURCES = tests/unit/core/server/test-methods.c
+tests_unit_core_server_test_methods_CPPFLAGS = $(server_test_cppflags) -DOCID_CRI_PROTO='"$(abs_top_srcdir)/core/server/cri.proto"'
+tests_unit_core_server_test_methods_CFLAGS = $(server_test_cflags)
+tests_unit_core_server_test_methods_LDADD = $(server_test_libs)
+
+tests_unit_core_server_test_call_SOURCES = tests/unit/core/server/test-call.c
+tests_unit_core_server_test_call_CPPFLAGS = $(server_test_cppflags)
+tests_unit_core_server_test_call_CFLAGS = $(server_test_cflags)
+tests_unit_core_server_test_call_LDADD = $(server_test_libs)
+
+tests_unit_core_server_test_server_SOURCES = tests/unit/core/server/test-server.c \
+	tests/unit/core/server/h2-client.c tests/unit/core/server/h2-client.h
+tests_unit_core_server_test_server_CPPFLAGS = $(server_test_cppflags)
+tests_unit_core_server_test_server_CFLAGS = $(server_test_cflags)
+tests_unit_core_server_test_server_LDADD = $(server_test_libs)
+
+tests_unit_core_test_daemon_SOURCES = tests/unit/core/test-daemon.c
+tests_unit_core_test_daemon_CPPFLAGS = $(server_test_cppflags)
+tests_unit_core_test_daemon_CFLAGS = $(server_test_cflags)
+tests_unit_core_test_daemon_LDADD = $(server_test_libs)
+
+$(tests_unit_core_server_test_methods_OBJECTS) $(tests_unit_core_server_test_call_OBJECTS) \
+$(tests_unit_core_server_test_server_OBJECTS): $(server_proto_headers)
+endif
