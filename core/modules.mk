@@ -9,6 +9,8 @@ core_sources += \
 	core/security.c core/security.h \
 	core/runtime.c core/runtime.h
 
+EXTRA_DIST += tests/unit/modules/fake/fake-bad.h tests/unit/modules/module-test.h
+
 if HAVE_CMOCKA
 # Test modules: real shared objects, all in tests/unit/modules/fake/.libs
 # (OCID_TEST_MODULE_DIR). Good ones of each kind come from one source.
@@ -35,7 +37,6 @@ fake_modules = \
 	tests/unit/modules/fake/fake-no-symbol.la \
 	tests/unit/modules/fake/fake-init-fails.la
 check_LTLIBRARIES += $(fake_modules)
-EXTRA_DIST += tests/unit/modules/fake/fake-bad.h tests/unit/modules/module-test.h
 
 tests_unit_modules_fake_fake_storage_la_SOURCES = tests/unit/modules/fake/fake-good.c
 tests_unit_modules_fake_fake_storage_la_CPPFLAGS = $(AM_CPPFLAGS) -DFAKE_SYM=fake_storage \

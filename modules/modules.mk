@@ -73,10 +73,11 @@ modules_sec_seccomp_la_LDFLAGS = $(OCID_MODULE_LINK)
 modules_sec_seccomp_la_LIBADD = $(MODULE_LIBS) $(SECCOMP_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/modules/test-sec-seccomp
-tests_unit_modules_test_sec_seccomp_SOURCES = tests/unit/modules/test-sec-seccomp.c
+tests_unit_modules_test_sec_seccomp_SOURCES = tests/unit/modules/test-sec-seccomp.c modules/sec-seccomp/sec-seccomp.c
 tests_unit_modules_test_sec_seccomp_CPPFLAGS = $(MODULE_TEST_CPPF)
-tests_unit_modules_test_sec_seccomp_CFLAGS = $(MODULE_TEST_CF)
-tests_unit_modules_test_sec_seccomp_LDADD = $(MODULE_TEST_LIBS)
+tests_unit_modules_test_sec_seccomp_CFLAGS = $(MODULE_TEST_CF) $(SECCOMP_CFLAGS)
+tests_unit_modules_test_sec_seccomp_LDADD = $(MODULE_TEST_LIBS) $(SECCOMP_LIBS)
+tests_unit_modules_test_sec_seccomp_LDFLAGS = -Wl,--wrap=prctl
 EXTRA_tests_unit_modules_test_sec_seccomp_DEPENDENCIES = modules/sec-seccomp.la
 endif
 endif
