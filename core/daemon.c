@@ -284,9 +284,12 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
         /* A client (or a dying peer) closing the socket must not kill us. */
         signal(SIGPIPE, SIG_IGN);
 
+        /* root: 0711, so that container processes of other users can reach
+         * their root filesystems below it; runroot: 0700, it holds the
+         * socket, locks and pinned namespaces, for root only. */
         r = ocid_mkdir_p(config->root, 0711, err);
         if (r >= 0)
-                r = ocid_mkdir_p(config->runroot, 0711, err);
+                r = ocid_mkdir_p(config->runroot, 0700, err);
         if (r < 0)
                 goto finish;
 
