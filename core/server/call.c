@@ -95,6 +95,11 @@ struct server_call *server_call_unref(struct server_call *call)
         return NULL;
 }
 
+int64_t server_call_deadline(const struct server_call *call)
+{
+        return call->deadline_ns;
+}
+
 const struct server_env *server_call_env(const struct server_call *call)
 {
         return call->env;

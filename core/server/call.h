@@ -102,4 +102,8 @@ bool server_call_is_cancelled(struct server_call *call);
  * or its deadline comes first (-ETIMEDOUT). */
 int server_call_sleep(struct server_call *call, int64_t ns, struct ocid_error **err);
 
+/* The call's deadline (CLOCK_MONOTONIC ns, as ocid_now_monotonic_ns), or
+ * 0 when the client set none: handlers bound their own waits by it. */
+int64_t server_call_deadline(const struct server_call *call);
+
 const struct server_env *server_call_env(const struct server_call *call);

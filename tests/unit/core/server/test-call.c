@@ -304,6 +304,7 @@ static void test_sleep_deadline(void **state)
         int64_t start = ocid_now_monotonic_ns();
         struct server_call *call = new_call(&unary, 0, start + 50 * MS);
 
+        assert_int_equal(server_call_deadline(call), start + 50 * MS);
         assert_int_equal(server_call_sleep(call, 10 * MS, NULL), 0);
         assert_true(ocid_now_monotonic_ns() - start >= 10 * MS);
         assert_int_equal(server_call_sleep(call, 5000 * MS, &error), -ETIMEDOUT);
