@@ -281,5 +281,5 @@ char *modules_info_json(const struct ocid_modules *m)
 
         for (size_t i = 0; m && i < m->n_all; i++)
                 json_object_array_add(arr, modules_json_one(m, m->all[i]));
-        return xstrdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+        return xstrdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -190,8 +190,7 @@ static int cni_read_config(const char *path, struct cni_scan *scan)
         const char *name;
 
         if (ocid_json_read_file(path, CNI_MAX_CONFIG, &root, &e) < 0)
-                return cni_not_ready(scan, "CNI configuration '%s' is invalid: %s", path,
-                                     ocid_error_message(&e));
+                return cni_not_ready(scan, "invalid CNI configuration: %s", ocid_error_message(&e));
         if (!json_object_is_type(root, json_type_object))
                 return cni_not_ready(scan, "CNI configuration '%s' is not a JSON object", path);
         name = ocid_json_get_string(root, "name");
@@ -316,7 +315,7 @@ static int cni_info(void *state, char **ret_json, struct ocid_error **err)
         json_object_object_add(o, "plugins", cni_json_strv(scan.plugins));
         json_object_object_add(o, "ready", json_object_new_boolean(!scan.reason));
         cni_scan_done(&scan);
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

@@ -257,6 +257,6 @@ int oci_info(void *state, char **ret_json, struct ocid_error **err)
         }
         pthread_mutex_unlock(&s->lock);
         json_object_object_add(o, "binaries", a);
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }

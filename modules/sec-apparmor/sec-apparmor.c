@@ -90,7 +90,7 @@ static int aa_info(void *state, char **ret_json, struct ocid_error **err)
         json_object_object_add(o, "enabled", json_object_new_boolean(s->enabled));
         if (!s->enabled)
                 json_object_object_add(o, "reason", json_object_new_string(s->reason));
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

@@ -89,7 +89,7 @@ static int scmp_info(void *state, char **ret_json, struct ocid_error **err)
         if (!s->kernel_support)
                 json_object_object_add(o, "reason", json_object_new_string(s->reason));
         json_object_object_add(o, "libseccomp", lib ? json_object_new_string(lib) : NULL);
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

@@ -81,7 +81,7 @@ static int sel_info(void *state, char **ret_json, struct ocid_error **err)
                 json_object_object_add(o, "mode", json_object_new_string(s->mode));
         else
                 json_object_object_add(o, "reason", json_object_new_string(s->reason));
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

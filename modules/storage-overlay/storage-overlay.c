@@ -143,7 +143,7 @@ static int ovl_info(void *state, char **ret_json, struct ocid_error **err)
 
         json_object_object_add(o, "dir", json_object_new_string(s->dir));
         json_object_object_add(o, "kernel_support", json_object_new_boolean(supported));
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

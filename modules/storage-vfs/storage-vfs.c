@@ -81,7 +81,7 @@ static int vfs_info(void *state, char **ret_json, struct ocid_error **err)
         _cleanup_json_ struct json_object *o = json_object_new_object();
 
         json_object_object_add(o, "dir", json_object_new_string(s->dir));
-        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        *ret_json = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

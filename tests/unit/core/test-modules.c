@@ -294,7 +294,7 @@ static void test_info_json(void **state)
         assert_string_equal(json_object_get_string(json_member(o, "path")), path);
         assert_true(json_object_get_boolean(json_member(o, "ready")));
         assert_null(json_member(o, "reason"));
-        assert_string_equal(json_object_to_json_string_ext(json_member(o, "info"), JSON_C_TO_STRING_PLAIN),
+        assert_string_equal(json_object_to_json_string_ext(json_member(o, "info"), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
                             "{\"name\":\"fake-storage\",\"ready\":true}");
 
         o = json_object_array_get_idx(arr, 1);

@@ -116,7 +116,7 @@ static void test_bad_json(void **state)
 {
         struct fixture *f = *state;
         _cleanup_free_ char *file = ocid_path_join(f->conf, "10-bad.conflist");
-        _cleanup_free_ char *needle = xasprintf("CNI configuration '%s' is invalid", file);
+        _cleanup_free_ char *needle = xasprintf("invalid CNI configuration: parse JSON '%s'", file);
 
         test_write_file(f->conf, "10-bad.conflist", "{ \"name\": \"x\", ");
         expect_status(f->m, 0, needle);
@@ -170,7 +170,7 @@ static void test_lexical_order(void **state)
 {
         struct fixture *f = *state;
         _cleanup_free_ char *bad = ocid_path_join(f->conf, "05-bad.conf");
-        _cleanup_free_ char *needle = xasprintf("CNI configuration '%s' is invalid", bad);
+        _cleanup_free_ char *needle = xasprintf("invalid CNI configuration: parse JSON '%s'", bad);
 
         write_plugin(f->bin, "fake-bridge", 0755);
         write_plugin(f->bin, "fake-portmap", 0755);
@@ -274,8 +274,8 @@ static void test_defaults(void **state)
 
         assert_string_equal(ocid_json_get_string(o, "conf_dir"), "/etc/cni/net.d");
         assert_true(json_object_object_get_ex(o, "bin_dirs", &v));
-        assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
-                            "[\"\\/opt\\/cni\\/bin\",\"\\/usr\\/lib\\/cni\"]");
+        assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                            "[\"/opt/cni/bin\",\"/usr/lib/cni\"]");
 }
 
 /* Loads net-cni and runs init and check on `group`, expecting both to fail
