@@ -92,6 +92,24 @@ static void test_invalid_name(void **state)
         expect_failure("", 0, EINVAL, "invalid name", 0);
 }
 
+/* A file that is not a shared object: libltdl's reason is passed on. */
+static void test_not_loadable(void **state)
+{
+        _cleanup_free_ char *dir = test_tmpdir_new(), *file = ocid_path_join(dir, "fake-garbage.so");
+        _cleanup_free_ char *needle = xasprintf("module 'fake-garbage': %s: cannot load: ", file);
+        struct ocid_module *m = NULL;
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int r;
+
+        test_write_file(dir, "fake-garbage.so", "this is not an ELF object\n");
+        setenv("OCID_MODULE_DIR", dir, 1);
+        r = module_load(NULL, "fake-garbage", 0, &m, &e);
+        setenv("OCID_MODULE_DIR", fake_dir, 1);
+        assert_null(m);
+        assert_error(r, e, ENOEXEC, needle);
+        test_tmpdir_free(TAKE_PTR(dir));
+}
+
 static void test_missing_symbol(void **state)
 {
         expect_failure("fake-no-symbol", 0, ENOEXEC,
@@ -349,6 +367,7 @@ int main(void)
                 cmocka_unit_test(test_good_modules),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_invalid_name),
+                cmocka_unit_test(test_not_loadable),
                 cmocka_unit_test(test_missing_symbol),
                 cmocka_unit_test(test_other_major),
                 cmocka_unit_test(test_newer_minor),
