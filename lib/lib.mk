@@ -64,3 +64,4 @@ tests_unit_lib_test_host_SOURCES = tests/unit/lib/test-host.c
 tests_unit_lib_test_host_CFLAGS = $(LIB_TEST_CF)
 tests_unit_lib_test_host_LDADD = $(LIB_TEST_LIBS)
 endif
+EXTRA_DIST += tests/unit/lib/lib-test.h
