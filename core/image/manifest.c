@@ -851,7 +851,8 @@ int image_config_check_manifest(const struct image_config *c, const struct image
                                 struct ocid_error **err)
 {
         if (c->n_diff_ids != m->n_layers)
-                return ocid_error_msg(err, EBADMSG, "image config lists %zu layer diff_ids but the manifest has %zu layers",
+                return ocid_error_msg(err, EBADMSG,
+                                      "image config lists %zu layer diff_ids but the manifest has %zu layers",
                                       c->n_diff_ids, m->n_layers);
         return 0;
 }

@@ -137,7 +137,8 @@ int image_domain_validate(const char *domain, struct ocid_error **err)
                 if (close[1] == ':')
                         port = close + 2;
                 else if (close[1])
-                        return ocid_error_msg(err, EINVAL, "invalid registry '%s': junk after the IPv6 address", domain);
+                        return ocid_error_msg(err, EINVAL, "invalid registry '%s': junk after the IPv6 address",
+                                              domain);
         } else {
                 const char *colon = strchr(domain, ':');
                 size_t hn = colon ? (size_t) (colon - domain) : n;
@@ -226,7 +227,8 @@ int image_ref_parse(const char *s, struct image_ref **ret, struct ocid_error **e
         for (const char *p = s; *p; p++)
                 if ((unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f)
                         return ocid_error_msg(err, EINVAL,
-                                              "invalid image reference '%s': contains a space, control or non-ASCII character",
+                                              "invalid image reference '%s': contains a space, control or "
+                                              "non-ASCII character",
                                               s);
         if (is_image_id(s))
                 return ocid_error_msg(err, EINVAL,

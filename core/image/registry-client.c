@@ -667,7 +667,8 @@ static int xfer_error(struct xfer *x, CURLcode cc, const char *what, bool *ret_n
                 return ocid_error_msg(err, ETIMEDOUT, "%s: deadline exceeded talking to %s", what, host);
         *ret_network = true;
         if (x->stalled ||
-            (cc == CURLE_OPERATION_TIMEDOUT && now - x->last_progress_ns >= (int64_t) x->stall_s * NS_PER_SEC - TIMER_SLACK_NS))
+            (cc == CURLE_OPERATION_TIMEDOUT &&
+             now - x->last_progress_ns >= (int64_t) x->stall_s * NS_PER_SEC - TIMER_SLACK_NS))
                 return ocid_error_msg(err, ETIMEDOUT, "%s: no progress for %u seconds from %s", what, x->stall_s,
                                       host);
         if (cc == CURLE_OPERATION_TIMEDOUT)
@@ -1270,7 +1271,8 @@ int registry_get_manifest(struct registry_client *rc, const struct registry_targ
         if (r < 0)
                 return r;
         path = xasprintf("/v2/%s/manifests/%s", t->repository, ref);
-        what = xasprintf("fetch manifest %s/%s:%s", t->domain, t->repository, ref);
+        what = xasprintf("fetch manifest %s/%s%s%s", t->domain, t->repository,
+                         digest_is_valid(ref) ? "@" : ":", ref);
         unknown = xasprintf("manifest unknown: %s", ref);
         r = run_with_mirrors(rc, t, path, &rq, what, unknown, check_manifest, &mc, &x, &host, err);
         if (r < 0) {
@@ -1303,7 +1305,8 @@ int registry_head_manifest(struct registry_client *rc, const struct registry_tar
         if (r < 0)
                 return r;
         path = xasprintf("/v2/%s/manifests/%s", t->repository, ref);
-        what = xasprintf("check manifest %s/%s:%s", t->domain, t->repository, ref);
+        what = xasprintf("check manifest %s/%s%s%s", t->domain, t->repository,
+                         digest_is_valid(ref) ? "@" : ":", ref);
         unknown = xasprintf("manifest unknown: %s", ref);
         r = run_with_mirrors(rc, t, path, &rq, what, unknown, NULL, NULL, &x, NULL, err);
         if (r < 0) {
