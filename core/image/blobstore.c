@@ -17,6 +17,7 @@
 #include "image/blobstore.h"
 
 #define IO_CHUNK (128 * 1024)
+#define INGEST_GRACE_S 10
 
 /* One fetch in progress for a digest. The fetching caller owns it until it
  * is done; a waiter holds it until it has read the outcome; the last one
@@ -63,11 +64,14 @@ static int open_dir(const char *path, int *ret_fd, struct ocid_error **err)
         return 0;
 }
 
-/* An ingest file belongs to a live writer exactly when that writer holds
- * its flock, in this process or another one (`ocid image import` next to
- * the daemon): only unlocked files are leftovers of a crash. */
-static int remove_stale_ingest(struct blobstore *bs, struct ocid_error **err)
+/* An ingest file belongs to a live writer when that writer holds its
+ * flock, in this process or another one (`ocid image import` next to the
+ * daemon). A writer takes the lock just after creating the file, so a file
+ * younger than INGEST_GRACE_S is left alone too; anything else is a
+ * leftover of a crash. */
+int blobstore_clean_ingest(struct blobstore *bs, struct ocid_error **err)
 {
+        const time_t now = time(NULL);
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int dfd;
@@ -83,6 +87,7 @@ static int remove_stale_ingest(struct blobstore *bs, struct ocid_error **err)
         }
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_close_ int fd = -1;
+                struct stat st;
 
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
@@ -94,6 +99,9 @@ static int remove_stale_ingest(struct blobstore *bs, struct ocid_error **err)
                 }
                 if (flock(fd, LOCK_EX | LOCK_NB) < 0)
                         continue; /* a writer is alive */
+                if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime > now - INGEST_GRACE_S &&
+                    st.st_mtime <= now + INGEST_GRACE_S)
+                        continue; /* maybe a writer between create and lock */
                 (void) unlinkat(bs->ingest_fd, de->d_name, 0);
         }
         if (errno != 0)
@@ -121,7 +129,7 @@ int blobstore_open(const char *root, struct blobstore **ret, struct ocid_error *
         if (r >= 0)
                 r = open_dir(bs->ingest_path, &bs->ingest_fd, err);
         if (r >= 0)
-                r = remove_stale_ingest(bs, err);
+                r = blobstore_clean_ingest(bs, err);
         if (r < 0)
                 return ocid_error_prefix(err, "open blob store '%s'", root);
         *ret = TAKE_PTR(bs);
@@ -335,7 +343,7 @@ int blobstore_writer_begin(struct blobstore *bs, const char *expected_digest, in
                 w->tmp_name[0] = '\0';
                 return ocid_error_set(err, errno, "create ingest file in '%s'", bs->ingest_path);
         }
-        /* Marks the file live for remove_stale_ingest() of other processes. */
+        /* Marks the file live for blobstore_clean_ingest() in any process. */
         if (flock(w->fd, LOCK_EX | LOCK_NB) < 0)
                 return ocid_error_set(err, errno, "lock ingest file '%s/%s'", bs->ingest_path, w->tmp_name);
         *ret = TAKE_PTR(w);

@@ -8,8 +8,8 @@
  * and are hashed on the way; commit checks the expected size and digest,
  * fsyncs, and renames the file into place (then fsyncs the directory). A
  * reader therefore never sees a partial or unverified blob, and a crash
- * leaves at most a stale ingest file, which the next blobstore_open()
- * removes. Within one process, blobstore_ensure() fetches a digest once
+ * leaves at most a stale ingest file, which blobstore_open() (or
+ * blobstore_clean_ingest()) removes. Within one process, blobstore_ensure() fetches a digest once
  * however many callers want it at the same time. */
 
 #include <stdbool.h>
@@ -22,9 +22,12 @@ struct ocid_error;
 struct blobstore;
 struct blob_writer;
 
-/* Opens (creating as needed, mode 0700) the store below root, and removes
- * ingest files no live writer holds. */
+/* Opens (creating as needed, mode 0700) the store below root, and cleans
+ * its ingest directory. */
 int blobstore_open(const char *root, struct blobstore **ret, struct ocid_error **err);
+/* Removes ingest files no live writer (of any process) holds and that are
+ * older than a few seconds: the leftovers of a crash. Safe at any time. */
+int blobstore_clean_ingest(struct blobstore *bs, struct ocid_error **err);
 struct blobstore *blobstore_free(struct blobstore *bs);
 
 const char *blobstore_root(const struct blobstore *bs);

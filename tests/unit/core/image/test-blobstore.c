@@ -277,6 +277,26 @@ static void test_ingest_fd(void **state)
         assert_false(blobstore_exists(f->bs, ABD));
 }
 
+/* An fd on the live writer's ingest file (the one with a 64-hex name). */
+static int live_fd_for_test(struct fixture *f)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/ingest", f->dir);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int fd = -1;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (strlen(de->d_name) == 64) {
+                        _cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
+                        fd = open(p, O_RDONLY | O_CLOEXEC);
+                        break;
+                }
+        closedir(d);
+        assert_true(fd >= 0);
+        return fd;
+}
+
 static void test_stale_ingest(void **state)
 {
         struct fixture *f = *state;
@@ -285,17 +305,31 @@ static void test_stale_ingest(void **state)
         struct blobstore *again = NULL;
         int fd;
 
+        _cleanup_free_ char *fresh = xasprintf("%s/ingest/just-created", f->dir);
+        struct timespec old[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+
         fd = open(stale, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(futimens(fd, old), 0);
+        close(fd);
+        fd = open(fresh, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         assert_true(fd >= 0);
         close(fd);
         assert_int_equal(blobstore_writer_begin(f->bs, ABC, 3, &live, NULL), 0);
-        assert_int_equal(ingest_entries(f), 2);
+        /* even an old file is safe while its writer holds it */
+        fd = live_fd_for_test(f);
+        assert_int_equal(futimens(fd, old), 0);
+        close(fd);
+        assert_int_equal(ingest_entries(f), 3);
 
         /* opening the store again (as another process would) removes the
-         * leftover, but not the file a live writer holds */
+         * old leftover, but neither the file a live writer holds nor one
+         * too new to tell */
         assert_int_equal(blobstore_open(f->dir, &again, NULL), 0);
         assert_int_equal(access(stale, F_OK), -1);
-        assert_int_equal(ingest_entries(f), 1);
+        assert_int_equal(access(fresh, F_OK), 0);
+        assert_int_equal(ingest_entries(f), 2);
+        assert_int_equal(unlink(fresh), 0);
         assert_int_equal(blob_writer_write(live, "abc", 3, NULL), 0);
         assert_int_equal(blob_writer_commit(live, NULL, NULL), 0);
         assert_true(blobstore_exists(again, ABC));
