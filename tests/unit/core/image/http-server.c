@@ -253,14 +253,15 @@ static void *accept_main(void *arg)
         }
 }
 
-struct http_server *http_server_start(http_handler_fn fn, void *userdata, bool any)
+struct http_server *http_server_start(http_handler_fn fn, void *userdata, const char *addr)
 {
         struct http_server *s = xzalloc(sizeof(*s));
         struct sockaddr_in a = { .sin_family = AF_INET };
         socklen_t alen = sizeof(a);
         int one = 1;
 
-        a.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+        if (inet_pton(AF_INET, addr ? addr : "127.0.0.1", &a.sin_addr) != 1)
+                abort();
         s->fn = fn;
         s->userdata = userdata;
         pthread_mutex_init(&s->lock, NULL);

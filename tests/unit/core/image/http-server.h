@@ -36,8 +36,8 @@ typedef void (*http_handler_fn)(const struct http_request *req, struct http_resp
 
 struct http_server;
 
-/* Listens on 127.0.0.1 (or every address when `any`) on a free port. */
-struct http_server *http_server_start(http_handler_fn fn, void *userdata, bool any);
+/* Listens on a free port of IPv4 address `addr` (NULL: 127.0.0.1). */
+struct http_server *http_server_start(http_handler_fn fn, void *userdata, const char *addr);
 int http_server_port(const struct http_server *s);
 /* Stops accepting and waits for every connection thread. */
 void http_server_stop(struct http_server *s);

@@ -313,7 +313,7 @@ static void fake_handler(const struct http_request *req, struct http_response *r
         pthread_mutex_unlock(&f->lock);
 }
 
-static struct fake *fake_start(bool any)
+static struct fake *fake_start(const char *addr)
 {
         struct fake *f = xzalloc(sizeof(*f));
 
@@ -327,8 +327,8 @@ static struct fake *fake_start(bool any)
         for (size_t i = 0; i < f->blob_len; i++)
                 f->blob[i] = (char) (i * 7 + i / 251);
         assert_int_equal(digest_buffer(f->blob, f->blob_len, f->blob_digest, NULL), 0);
-        f->srv = http_server_start(fake_handler, f, any);
-        snprintf(f->host, sizeof(f->host), "127.0.0.1:%d", http_server_port(f->srv));
+        f->srv = http_server_start(fake_handler, f, addr);
+        snprintf(f->host, sizeof(f->host), "%s:%d", addr ? addr : "127.0.0.1", http_server_port(f->srv));
         return f;
 }
 
@@ -354,7 +354,7 @@ static int setup(void **state)
 {
         struct ctx *c = xzalloc(sizeof(*c));
 
-        c->f = fake_start(false);
+        c->f = fake_start(NULL);
         if (registry_client_new("ocid-test", &c->rc, NULL) < 0)
                 return -1;
         strcpy(c->dir, "/tmp/ocid-test-registry-XXXXXX");
@@ -765,7 +765,7 @@ static void test_blob_redirect(void **state)
 {
         struct ctx *c = *state;
         struct registry_target t = target_of(c->f);
-        struct fake *cdn = fake_start(false);
+        struct fake *cdn = fake_start(NULL);
         _cleanup_free_ char *base = xasprintf("http://%s", cdn->host);
         _cleanup_blob_writer_ struct blob_writer *w = NULL;
         _cleanup_error_ struct ocid_error *err = NULL;
@@ -849,7 +849,7 @@ static int closed_port(void)
 static void test_mirrors(void **state)
 {
         struct ctx *c = *state;
-        struct fake *m404 = fake_start(false), *mbad = fake_start(false);
+        struct fake *m404 = fake_start(NULL), *mbad = fake_start(NULL);
         _cleanup_free_ char *dead = xasprintf("127.0.0.1:%d", closed_port());
         char *mirrors[] = { m404->host, dead, mbad->host, NULL };
         struct registry_target t = target_of(c->f);
@@ -948,7 +948,7 @@ static void test_plain_http_policy(void **state)
 
         if (!own_address(addr, sizeof(addr)))
                 skip();
-        f = fake_start(true);
+        f = fake_start(addr);
         domain = xasprintf("%s:%d", addr, http_server_port(f->srv));
         assert_int_equal(registry_client_new(NULL, &rc, NULL), 0);
         t = (struct registry_target) { .domain = domain, .repository = "library/busybox", .stall_timeout_s = 5 };
