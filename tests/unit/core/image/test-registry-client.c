@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
-#include <net/if.h> /* IFF_UP */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h> /* unshare, setns */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "../../test-common.h"
 
 #include <ocid/error.h>
+#include <ocid/exec.h>
 #include <ocid/fs.h>
 #include <ocid/util.h>
 
@@ -916,25 +917,32 @@ static void test_mirrors(void **state)
 
 /* ---- the plain-HTTP policy ------------------------------------------- */
 
-/* A non-loopback IPv4 address of this host, if it has one: a registry
- * there is not exempt from the https rule. */
-static bool own_address(char *ret, size_t size)
+/* A non-loopback IPv4 address for the test registry. Tests never send
+ * traffic to the host's own interfaces: the test moves into a network
+ * namespace of its own (root only) and gives its loopback device an address
+ * from the documentation range, which is not loopback to the policy. */
+static bool own_address(char *ret, size_t size, int *ret_host_netns)
 {
-        struct ifaddrs *ifs = NULL;
-        bool ok = false;
+        static const char *const up[] = { "ip", "link", "set", "lo", "up", NULL };
+        static const char *const add[] = { "ip", "addr", "add", "192.0.2.10/32", "dev", "lo", NULL };
+        const char *const *cmds[] = { up, add };
 
-        if (getifaddrs(&ifs) < 0)
+        if (geteuid() != 0)
                 return false;
-        for (struct ifaddrs *i = ifs; i && !ok; i = i->ifa_next) {
-                struct sockaddr_in *a = (struct sockaddr_in *) i->ifa_addr;
+        *ret_host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (*ret_host_netns < 0 || unshare(CLONE_NEWNET) < 0)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+                struct ocid_cmd cmd = { .argv = cmds[i], .timeout_ms = 10000 };
+                struct ocid_cmd_result r = { 0 };
+                int ok = ocid_cmd_run(&cmd, &r, NULL) >= 0 && r.exit_code == 0;
 
-                if (!a || a->sin_family != AF_INET || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK) ||
-                    (ntohl(a->sin_addr.s_addr) >> 24) == 127)
-                        continue;
-                ok = inet_ntop(AF_INET, &a->sin_addr, ret, (socklen_t) size) != NULL;
+                ocid_cmd_result_done(&r);
+                if (!ok)
+                        return false;
         }
-        freeifaddrs(ifs);
-        return ok;
+        snprintf(ret, size, "192.0.2.10");
+        return true;
 }
 
 static void test_plain_http_policy(void **state)
@@ -946,8 +954,13 @@ static void test_plain_http_policy(void **state)
         _cleanup_free_ char *domain = NULL;
         struct registry_target t;
 
-        if (!own_address(addr, sizeof(addr)))
+        _cleanup_close_ int host_netns = -1;
+
+        if (!own_address(addr, sizeof(addr), &host_netns)) {
+                if (host_netns >= 0)
+                        assert_int_equal(setns(host_netns, CLONE_NEWNET), 0);
                 skip();
+        }
         f = fake_start(addr);
         domain = xasprintf("%s:%d", addr, http_server_port(f->srv));
         assert_int_equal(registry_client_new(NULL, &rc, NULL), 0);
@@ -973,6 +986,7 @@ static void test_plain_http_policy(void **state)
         }
         registry_client_free(rc);
         fake_stop(f);
+        assert_int_equal(setns(host_netns, CLONE_NEWNET), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
