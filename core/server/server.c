@@ -554,6 +554,9 @@ static void stream_request_headers(struct stream *s)
                         s->timer = xmalloc(sizeof(*s->timer));
                         uv_timer_init(srv->loop, s->timer);
                         s->timer->data = s;
+                        /* The loop's cached time may lag: without the update
+                         * the timer could fire before the deadline. */
+                        uv_update_time(srv->loop);
                         uv_timer_start(s->timer, stream_deadline_cb, ms, 0);
                 }
         }
