@@ -378,7 +378,15 @@ static void stream_deadline_cb(uv_timer_t *t)
 {
         struct stream *s = t->data;
         struct conn *c = s->conn;
+        int64_t left = s->deadline_ns - ocid_now_monotonic_ns();
 
+        /* libuv's clock is coarse and may run a few milliseconds behind
+         * CLOCK_MONOTONIC: a timer that fires early is armed again for the
+         * rest, so a call never ends before its deadline. */
+        if (left > 0) {
+                uv_timer_start(t, stream_deadline_cb, (uint64_t) (left / 1000000) + 1, 0);
+                return;
+        }
         stream_stop_timer(s);
         if (s->responded)
                 return;
@@ -554,9 +562,6 @@ static void stream_request_headers(struct stream *s)
                         s->timer = xmalloc(sizeof(*s->timer));
                         uv_timer_init(srv->loop, s->timer);
                         s->timer->data = s;
-                        /* The loop's cached time may lag: without the update
-                         * the timer could fire before the deadline. */
-                        uv_update_time(srv->loop);
                         uv_timer_start(s->timer, stream_deadline_cb, ms, 0);
                 }
         }
