@@ -183,7 +183,7 @@ static int open_parent(const char *path, int flags, int *ret_dfd, char **ret_bas
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+OCID_EXPORT int ocid_write_all(int fd, const void *data, size_t len)
 {
         const char *p = data;
 
@@ -224,7 +224,7 @@ OCID_EXPORT int ocid_write_file_atomic(const char *path, const void *data, size_
         if (fd < 0)
                 return ocid_error_set(err, errno, "create temporary file for '%s'", path);
 
-        r = write_all(fd, data, len);
+        r = ocid_write_all(fd, data, len);
         if (r < 0) {
                 r = ocid_error_set(err, -r, "write '%s'", path);
                 goto fail;

@@ -350,23 +350,6 @@ int blobstore_writer_begin(struct blobstore *bs, const char *expected_digest, in
         return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 static const char *writer_name(const struct blob_writer *w)
 {
         return w->expected_digest ? w->expected_digest : "blob";
@@ -382,7 +365,7 @@ int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct
         if (w->expected_size >= 0 && (len > (uint64_t) w->expected_size || done > (uint64_t) w->expected_size - len))
                 return ocid_error_msg(err, EFBIG, "%s is larger than its expected size of %lld bytes", writer_name(w),
                                       (long long) w->expected_size);
-        r = write_all(w->fd, buf, len);
+        r = ocid_write_all(w->fd, buf, len);
         if (r < 0)
                 return ocid_error_set(err, -r, "write ingest file for %s", writer_name(w));
         return digester_update(w->digester, buf, len, err);

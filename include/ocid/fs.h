@@ -32,6 +32,10 @@ int ocid_mkdir_p(const char *path, mode_t mode, struct ocid_error **err);
 int ocid_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                            struct ocid_error **err);
 
+/* Writes all of data to fd, retrying on EINTR and short writes. Returns 0
+ * or -errno (no error object: callers add the context they know). */
+int ocid_write_all(int fd, const void *data, size_t len);
+
 /* Reads a whole regular file, refusing more than max bytes (-EFBIG); a
  * directory is -EISDIR, any other non-regular file -EINVAL.
  * *ret is NUL-terminated; ret_len may be NULL. */
