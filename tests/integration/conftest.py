@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from ocid_it import OCID_BIN, MODULE_DIR, PROTO_DIR, Daemon
+from images import builder as image_builder
+from images.fakeregistry import FakeRegistry
+from images.registry import REGISTRY_BIN, DockerRegistry
+from images.storage import STORAGE_MODULES, write_dropin
 
 
 def pytest_report_header(config):
@@ -129,3 +133,76 @@ def runtime(daemon, pb):
 def tester(daemon, pb):
     """A Test service stub on the module's daemon."""
     return pb.test_grpc.TestStub(daemon.channel())
+
+
+# --- images: test images, registries, daemons per storage module --------------
+
+@pytest.fixture(scope="session")
+def image_set():
+    """The suite's test images (images/builder.py), built once."""
+    return image_builder.ImageSet()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory, image_set):
+    """Debian's docker-registry on 127.0.0.1:<free port> for the session,
+    holding every image of image_set.registry_set()."""
+    if not os.access(REGISTRY_BIN, os.X_OK):
+        pytest.fail(f"{REGISTRY_BIN} is missing: run scripts/deps "
+                    "(Debian package docker-registry)")
+    reg = DockerRegistry(tmp_path_factory.mktemp("registry")).start()
+    try:
+        for repo, obj, tags in image_set.registry_set():
+            image_builder.push(reg.host, repo, obj, tags)
+        yield reg
+    finally:
+        reg.stop()
+
+
+@pytest.fixture
+def fake_registry():
+    """A fresh token-auth fake registry (images/fakeregistry.py) for one
+    test: empty, no faults, zero counts."""
+    with FakeRegistry() as fake:
+        yield fake
+
+
+@pytest.fixture(params=STORAGE_MODULES)
+def storage_module(request):
+    """Each test that uses it runs once per storage module."""
+    return request.param
+
+
+@pytest.fixture
+def make_image_daemon(tmp_path, storage_module):
+    """A factory for daemons on `storage_module`:
+    make_image_daemon(image={...settings of the image group...}, start=True).
+    The settings go in a crio.conf.d drop-in. At teardown each daemon still
+    running is stopped and must exit with 0."""
+    made = []
+
+    def make(image=None, start=True):
+        d = Daemon(tmp_path / f"daemon{len(made)}", test_service=False)
+        d.storage = storage_module
+        write_dropin(d, storage_module, image)
+        made.append(d)
+        if start:
+            d.start()
+        return d
+
+    yield make
+    errors = []
+    for d in made:
+        if d.alive():
+            rc = d.stop()
+            if rc != 0:
+                errors.append(f"{d.dir}: exit code {rc} on SIGTERM")
+    assert not errors, "; ".join(errors)
+
+
+@pytest.fixture
+def image_daemon(make_image_daemon, registry):
+    """A fresh daemon on `storage_module` that searches the test registry
+    for unqualified names."""
+    return make_image_daemon(
+        image={"unqualified_search_registries": [registry.host]})

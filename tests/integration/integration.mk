@@ -11,8 +11,18 @@ integration_files = \
 	tests/integration/test_cli.py \
 	tests/integration/test_cri.py \
 	tests/integration/test_daemon.py \
-	tests/integration/test_transport.py
+	tests/integration/test_images.py \
+	tests/integration/test_transport.py \
+	tests/integration/images/__init__.py \
+	tests/integration/images/builder.py \
+	tests/integration/images/fakeregistry.py \
+	tests/integration/images/registry.py \
+	tests/integration/images/storage.py
 EXTRA_DIST += $(integration_files)
+
+# The pull benchmark (bench/README.md): run by hand, never by CI. It uses
+# the image builder and registry helpers above.
+EXTRA_DIST += bench/README.md bench/pull.py
 
 INTEGRATION_FLAGS =
 # Debian's interpreter, which has python3-pytest and python3-grpcio; a
