@@ -26,7 +26,8 @@ from images.fakeregistry import (CORRUPT, ERROR500, STALL, TRUNCATE,
                                  WRONG_DIGEST_HEADER)
 from images.registry import free_port
 from images.storage import (blob_path, find_named, is_overlay_whiteout,
-                            layer_dirs, layer_tree, overlay_opaque)
+                            layer_dirs, layer_tree, overlay_opaque,
+                            partial_layers)
 
 PULL_TIMEOUT = 120
 
@@ -136,9 +137,14 @@ def wait_stable(fn, settle=0.3, timeout=5.0):
 
 
 def assert_no_image(images, ref):
+    """After a failed pull: no image, no half-made layer."""
     assert images.list() == [], (
         f"a failed pull of {ref} left images: {images.list()}")
     assert images.image(ref) is None
+    d = images.daemon
+    assert partial_layers(d, d.storage) == [], (
+        f"a failed pull of {ref} left partial layers: "
+        f"{partial_layers(d, d.storage)}")
 
 
 # --- pulling from a real registry ----------------------------------------------
@@ -315,10 +321,11 @@ def test_image_fs_info_grows(images, registry):
     assert before.container_filesystems[0].fs_id.mountpoint
     images.pull(f"{registry.host}/busybox-test:latest")
     fs1 = images.fs_info().image_filesystems[0]
-    assert fs1.used_bytes.value > fs0.used_bytes.value + 1024 * 1024, (
+    # At least the compressed blobs (1 MB) and their files (5).
+    assert fs1.used_bytes.value >= fs0.used_bytes.value + 1000 * 1000, (
         f"used bytes {fs0.used_bytes.value} -> {fs1.used_bytes.value} "
-        "after pulling a 2 MB image")
-    assert fs1.inodes_used.value > fs0.inodes_used.value + 20, (
+        "after pulling a 1 MB (compressed) image")
+    assert fs1.inodes_used.value >= fs0.inodes_used.value + 5, (
         f"inodes {fs0.inodes_used.value} -> {fs1.inodes_used.value}")
     assert fs1.timestamp > 0
 
@@ -619,8 +626,7 @@ def test_pull_killed_midway_then_retried(make_image_daemon, pb, fake_registry,
     d.close_channels()
     d.start()
     images = Images(d, pb)
-    assert images.list() == [], f"partial image listed after a kill: {images.list()}"
-    assert images.image(ref) is None
+    assert_no_image(images, ref)
     images.pull(ref)
     assert [i.id.split(":")[-1] for i in images.list()] == [im.id_hex]
 

@@ -4,10 +4,9 @@ a crio.conf drop-in, and what the storage module and the image store left
 on disk.
 
 The storage ABI (include/ocid/storage.h) names layers by chain ID and keeps
-everything below <root>/<module name>; the image store keeps its blobs in
-<root>/images/blobs/sha256/<hex>. The exact layout inside a module's
-directory is the module's own, so layers are found by their chain-ID
-directory names rather than by a fixed path."""
+everything below <root>/<module name>, layers in layers/<chain hex>/ with
+their files in diff/ (storage-overlay) or root/ (storage-vfs); the image
+store keeps its blobs in <root>/images/blobs/sha256/<hex>."""
 
 import os
 import re
@@ -65,47 +64,38 @@ def blob_path(daemon, digest):
     return Path(daemon.root) / "images" / "blobs" / "sha256" / digest.split(":")[1]
 
 
-def hexes_under(top, max_depth=3):
-    """{hex: path} of the directories named by 64 hex digits below `top`,
-    at most `max_depth` levels down (not descending into them)."""
-    out = {}
-    top = Path(top)
-    if not top.is_dir():
-        return out
-
-    def walk(d, depth):
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            return
-        for e in entries:
-            if not e.is_dir(follow_symlinks=False):
-                continue
-            if _HEX64.match(e.name):
-                out.setdefault(e.name, Path(e.path))
-            elif depth < max_depth:
-                walk(e.path, depth + 1)
-
-    walk(top, 1)
-    return out
-
-
 def layer_dirs(daemon, storage):
-    """{chain hex: directory} of the layers the storage module holds."""
-    return hexes_under(storage_dir(daemon, storage))
+    """{chain hex: directory} of the complete layers the storage module
+    holds: <root>/<module>/layers/<chain hex>/ (both modules' layout,
+    modules/storage-common/sc-store.h)."""
+    top = storage_dir(daemon, storage) / "layers"
+    if not top.is_dir():
+        return {}
+    return {e.name: Path(e.path) for e in os.scandir(top)
+            if _HEX64.match(e.name) and e.is_dir(follow_symlinks=False)}
+
+
+def partial_layers(daemon, storage):
+    """Names in the layers directory that are not complete layers (the
+    temporary directories of a layer being built or removed)."""
+    top = storage_dir(daemon, storage) / "layers"
+    if not top.is_dir():
+        return []
+    return sorted(e.name for e in os.scandir(top) if not _HEX64.match(e.name))
+
+
+# Where each module keeps a layer's files inside its layer directory: the
+# layer's own changes (overlay lower dir) or its full tree (vfs).
+LAYER_TREE = {"storage-overlay": "diff", "storage-vfs": "root"}
 
 
 def layer_tree(daemon, storage, chain_id):
-    """The directory holding layer `chain_id`'s files (the layer directory
-    itself, or its diff/ or root/ or fs/ subdirectory where the module
-    keeps metadata beside the tree); None when the layer is absent."""
+    """The directory holding layer `chain_id`'s files; None when the layer
+    is absent."""
     d = layer_dirs(daemon, storage).get(chain_id.split(":")[-1])
     if d is None:
         return None
-    for sub in ("diff", "root", "fs", "rootfs", "tree"):
-        if (d / sub).is_dir():
-            return d / sub
-    return d
+    return d / LAYER_TREE[storage]
 
 
 def is_overlay_whiteout(path):
