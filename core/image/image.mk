@@ -5,12 +5,15 @@ core_sources += \
 	core/image/digest.c core/image/digest.h \
 	core/image/blobstore.c core/image/blobstore.h \
 	core/image/registry-client.c core/image/registry-client.h \
-	core/image/manifest.c core/image/manifest.h
+	core/image/manifest.c core/image/manifest.h \
+	core/image/layer.c core/image/layer.h \
+	core/image/store.c core/image/store.h \
+	core/image/pull.c core/image/pull.h
 
-core_libocid_core_la_CFLAGS += $(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS)
-core_libocid_core_la_LIBADD += $(LIBCURL_LIBS) $(OPENSSL_LIBS)
+core_libocid_core_la_CFLAGS += $(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBARCHIVE_CFLAGS)
+core_libocid_core_la_LIBADD += $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(LIBARCHIVE_LIBS)
 
-IMAGE_TEST_CF = $(CORE_TEST_CF) $(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS)
+IMAGE_TEST_CF = $(CORE_TEST_CF) $(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBARCHIVE_CFLAGS)
 
 if HAVE_CMOCKA
 check_PROGRAMS += \
@@ -18,12 +21,14 @@ check_PROGRAMS += \
 	tests/unit/core/image/test-digest \
 	tests/unit/core/image/test-blobstore \
 	tests/unit/core/image/test-registry-client \
-	tests/unit/core/image/test-manifest
+	tests/unit/core/image/test-manifest \
+	tests/unit/core/image/test-store
 endif
 
 EXTRA_DIST += \
 	tests/unit/core/image/fixtures \
-	tests/unit/core/image/http-server.h
+	tests/unit/core/image/http-server.h \
+	tests/unit/core/image/image-test.h
 
 tests_unit_core_image_test_reference_SOURCES = tests/unit/core/image/test-reference.c
 tests_unit_core_image_test_reference_CPPFLAGS = $(CORE_TEST_CPPF)
@@ -52,3 +57,8 @@ tests_unit_core_image_test_manifest_CPPFLAGS = $(CORE_TEST_CPPF) \
 	-DFIXTURES_DIR='"$(abs_top_srcdir)/tests/unit/core/image/fixtures"'
 tests_unit_core_image_test_manifest_CFLAGS = $(IMAGE_TEST_CF)
 tests_unit_core_image_test_manifest_LDADD = $(CORE_TEST_LIBS)
+
+tests_unit_core_image_test_store_SOURCES = tests/unit/core/image/test-store.c
+tests_unit_core_image_test_store_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_image_test_store_CFLAGS = $(IMAGE_TEST_CF)
+tests_unit_core_image_test_store_LDADD = $(CORE_TEST_LIBS) $(LIBARCHIVE_LIBS)

@@ -163,7 +163,8 @@ int image_store_commit(struct image_store *s, const char *manifest_digest, char 
  * error. */
 typedef int (*image_in_use_fn)(void *userdata, const char *image_id, char **ret_user, struct ocid_error **err);
 
-/* Without a hook no image is in use. */
+/* Without a hook no image is in use. The hook runs under the store's
+ * locks: it must not call back into the store. */
 void image_store_set_in_use_fn(struct image_store *s, image_in_use_fn fn, void *userdata);
 
 /* Removes what `name` names (as image_store_get looks it up):
