@@ -54,7 +54,7 @@ module_LTLIBRARIES += modules/net-cni.la
 modules_net_cni_la_SOURCES = modules/net-cni/net-cni.c
 modules_net_cni_la_CFLAGS = $(MODULE_CF)
 modules_net_cni_la_LDFLAGS = $(OCID_MODULE_LINK)
-modules_net_cni_la_LIBADD = $(MODULE_LIBS)
+modules_net_cni_la_LIBADD = $(MODULE_LIBS) $(PTHREAD_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/modules/test-net-cni
 tests_unit_modules_test_net_cni_SOURCES = tests/unit/modules/test-net-cni.c
