@@ -19,6 +19,8 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "image/pull.h"
+#include "image/store.h"
 #include "modules.h"
 #include "server/server.h"
 
@@ -33,6 +35,8 @@ struct daemon {
         struct ocid_config *config;
         const struct daemon_options *opts;
         struct ocid_modules *modules;
+        struct image_store *images;
+        struct image_puller *puller;
         struct server_env env;
         struct server *server;
         uv_signal_t sig_term, sig_int, sig_hup;
@@ -265,6 +269,28 @@ static void daemon_abort_loop(struct daemon *d)
         uv_run(&d->loop, UV_RUN_DEFAULT);
 }
 
+/* The image store below root, with the storage module for its layers,
+ * and the puller. Blobs that no image and no running pull or import keeps
+ * (what a pull cut off by a crash leaves) are deleted. */
+static int daemon_open_images(struct daemon *d, struct ocid_error **err)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int r;
+
+        r = image_store_open(d->config->root, d->modules->storage, &d->images, err);
+        if (r < 0)
+                return r;
+        r = image_puller_new(d->images, NULL, &d->puller, err);
+        if (r < 0)
+                return r;
+        r = image_store_prune(d->images, &e);
+        if (r < 0)
+                ocid_log(OCID_LOG_WARNING, "cannot prune the image store, ignoring: %s", ocid_error_message(&e));
+        else if (r > 0)
+                ocid_log(OCID_LOG_INFO, "pruned %d unreferenced blob(s) from the image store", r);
+        return 0;
+}
+
 int daemon_run(struct ocid_config *config, const struct daemon_options *o, struct ocid_error **err)
 {
         struct daemon d = { .config = config, .opts = o };
@@ -311,7 +337,15 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
         r = modules_load(config, &d.modules, err);
         if (r < 0)
                 goto finish;
-        d.env = (struct server_env) { .config = config, .modules = d.modules };
+        r = daemon_open_images(&d, err);
+        if (r < 0)
+                goto finish;
+        d.env = (struct server_env) {
+                .config = config,
+                .modules = d.modules,
+                .images = d.images,
+                .puller = d.puller,
+        };
 
         /* Before the loop's first use of the pool, which reads it once. */
         (void) setenv("UV_THREADPOOL_SIZE", DAEMON_THREADPOOL_SIZE, 0);
@@ -354,6 +388,9 @@ finish:
         if (listening)
                 (void) unlink(config->listen);
         server_free(d.server);
+        /* No handler runs any more: the images go before their storage. */
+        image_puller_free(d.puller);
+        image_store_free(d.images);
         modules_free(d.modules);
         free(d.log_level);
         config_free(config);

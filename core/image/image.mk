@@ -8,7 +8,8 @@ core_sources += \
 	core/image/manifest.c core/image/manifest.h \
 	core/image/layer.c core/image/layer.h \
 	core/image/store.c core/image/store.h \
-	core/image/pull.c core/image/pull.h
+	core/image/pull.c core/image/pull.h \
+	core/server/cri-image.c core/server/cri-image.h
 
 core_libocid_core_la_CFLAGS += $(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBARCHIVE_CFLAGS)
 core_libocid_core_la_LIBADD += $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(LIBARCHIVE_LIBS)

@@ -15,6 +15,7 @@
 #include "network.h"
 #include "runtime.h"
 #include "server/call.h"
+#include "server/cri-image.h"
 #include "server/cri-proto.h"
 #include "server/cri.h"
 #include "server/methods.h"
@@ -208,6 +209,11 @@ static const struct server_method_impl runtime_service[] = {
 };
 
 static const struct server_method_impl image_service[] = {
+        { "PullImage", cri_image_pull, false },
+        { "ListImages", cri_image_list, false },
+        { "ImageStatus", cri_image_status, false },
+        { "RemoveImage", cri_image_remove, false },
+        { "ImageFsInfo", cri_image_fs_info, false },
         { "StreamImages", NULL, true },
 };
 

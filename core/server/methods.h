@@ -14,11 +14,16 @@ struct ocid_error;
 struct ocid_config;
 struct ocid_modules;
 struct server_call;
+struct image_store;
+struct image_puller;
 
-/* What handlers may reach, immutable while the server runs. */
+/* What handlers may reach, immutable while the server runs (the objects
+ * pointed to are thread-safe). */
 struct server_env {
         const struct ocid_config *config;
         const struct ocid_modules *modules;
+        struct image_store *images;     /* NULL: the ImageService answers UNAVAILABLE */
+        struct image_puller *puller;
 };
 
 /* Runs on a worker thread with the unpacked request. A unary handler calls

@@ -59,6 +59,11 @@ static void test_implemented_methods(void **state)
                 "/runtime.v1.RuntimeService/Version",
                 "/runtime.v1.RuntimeService/Status",
                 "/runtime.v1.RuntimeService/RuntimeConfig",
+                "/runtime.v1.ImageService/PullImage",
+                "/runtime.v1.ImageService/ListImages",
+                "/runtime.v1.ImageService/ImageStatus",
+                "/runtime.v1.ImageService/RemoveImage",
+                "/runtime.v1.ImageService/ImageFsInfo",
         };
         struct server_methods t = { 0 };
         size_t n_handlers = 0;

@@ -259,13 +259,13 @@ static void test_unimplemented(void **state)
         int32_t a, b, d;
 
         a = h2_client_call(c, "/runtime.v1.RuntimeService/RunPodSandbox", &req.base, NULL);
-        b = h2_client_call(c, "/runtime.v1.ImageService/PullImage", &req.base, NULL);
+        b = h2_client_call(c, "/runtime.v1.ImageService/StreamImages", &req.base, NULL);
         d = h2_client_call(c, "/runtime.v1.NoSuchService/Version", &req.base, NULL);
         assert_int_equal(h2_client_wait(c, 0, 5000), 0);
         assert_status(h2_client_response(c, a), GRPC_STATUS_UNIMPLEMENTED,
                       "method RuntimeService/RunPodSandbox is not implemented");
         assert_status(h2_client_response(c, b), GRPC_STATUS_UNIMPLEMENTED,
-                      "method ImageService/PullImage is not implemented");
+                      "method ImageService/StreamImages is not implemented");
         r = h2_client_response(c, d);
         assert_status(r, GRPC_STATUS_UNIMPLEMENTED, "unknown method '/runtime.v1.NoSuchService/Version'");
         /* Trailers-Only: one HEADERS block, no DATA. */
