@@ -16,18 +16,28 @@ MODULE_TEST_CF = $(CORE_TEST_CF)
 MODULE_TEST_LIBS = $(CORE_TEST_LIBS) $(LIBCONFIG_LIBS) $(JSONC_LIBS)
 EXTRA_DIST += tests/unit/modules/oci-test.h
 
+# The storage modules share their store (layout, metadata, crash-safe
+# creation and removal, usage), compiled into each.
+STORAGE_COMMON_SOURCES = modules/storage-common/sc-store.c modules/storage-common/sc-store.h \
+	modules/storage-common/sc-usage.c modules/storage-common/sc-tree.c modules/storage-common/sc-tree.h
+# Their tests build layer tars with libarchive and share helpers.
+STORAGE_TEST_CF = $(MODULE_TEST_CF) $(LIBARCHIVE_CFLAGS)
+STORAGE_TEST_LIBS = $(MODULE_TEST_LIBS) $(LIBARCHIVE_LIBS)
+EXTRA_DIST += tests/unit/modules/storage-test.h
+
 if BUILD_MODULE_storage_overlay
 module_LTLIBRARIES += modules/storage-overlay.la
-modules_storage_overlay_la_SOURCES = modules/storage-overlay/storage-overlay.c
+modules_storage_overlay_la_SOURCES = modules/storage-overlay/storage-overlay.c $(STORAGE_COMMON_SOURCES)
 modules_storage_overlay_la_CFLAGS = $(MODULE_CF)
 modules_storage_overlay_la_LDFLAGS = $(OCID_MODULE_LINK)
 modules_storage_overlay_la_LIBADD = $(MODULE_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/modules/test-storage-overlay
-tests_unit_modules_test_storage_overlay_SOURCES = tests/unit/modules/test-storage-overlay.c modules/storage-overlay/storage-overlay.c
+tests_unit_modules_test_storage_overlay_SOURCES = tests/unit/modules/test-storage-overlay.c \
+	modules/storage-overlay/storage-overlay.c $(STORAGE_COMMON_SOURCES)
 tests_unit_modules_test_storage_overlay_CPPFLAGS = $(MODULE_TEST_CPPF)
-tests_unit_modules_test_storage_overlay_CFLAGS = $(MODULE_TEST_CF)
-tests_unit_modules_test_storage_overlay_LDADD = $(MODULE_TEST_LIBS)
+tests_unit_modules_test_storage_overlay_CFLAGS = $(STORAGE_TEST_CF)
+tests_unit_modules_test_storage_overlay_LDADD = $(STORAGE_TEST_LIBS)
 tests_unit_modules_test_storage_overlay_LDFLAGS = -Wl,--wrap=ocid_read_file
 EXTRA_tests_unit_modules_test_storage_overlay_DEPENDENCIES = modules/storage-overlay.la
 endif
@@ -35,7 +45,8 @@ endif
 
 if BUILD_MODULE_storage_vfs
 module_LTLIBRARIES += modules/storage-vfs.la
-modules_storage_vfs_la_SOURCES = modules/storage-vfs/storage-vfs.c
+modules_storage_vfs_la_SOURCES = modules/storage-vfs/storage-vfs.c modules/storage-vfs/vfs-copy.c \
+	modules/storage-vfs/vfs-copy.h $(STORAGE_COMMON_SOURCES)
 modules_storage_vfs_la_CFLAGS = $(MODULE_CF)
 modules_storage_vfs_la_LDFLAGS = $(OCID_MODULE_LINK)
 modules_storage_vfs_la_LIBADD = $(MODULE_LIBS)
@@ -43,8 +54,8 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/modules/test-storage-vfs
 tests_unit_modules_test_storage_vfs_SOURCES = tests/unit/modules/test-storage-vfs.c
 tests_unit_modules_test_storage_vfs_CPPFLAGS = $(MODULE_TEST_CPPF)
-tests_unit_modules_test_storage_vfs_CFLAGS = $(MODULE_TEST_CF)
-tests_unit_modules_test_storage_vfs_LDADD = $(MODULE_TEST_LIBS)
+tests_unit_modules_test_storage_vfs_CFLAGS = $(STORAGE_TEST_CF)
+tests_unit_modules_test_storage_vfs_LDADD = $(STORAGE_TEST_LIBS)
 EXTRA_tests_unit_modules_test_storage_vfs_DEPENDENCIES = modules/storage-vfs.la
 endif
 endif
