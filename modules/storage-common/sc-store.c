@@ -2,8 +2,6 @@
 /* The storage modules' shared store: layout, IDs, metadata, crash-safe
  * creation and removal, references, usage. See sc-store.h. */
 
-#define OCID_LOG_CATEGORY "storage"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +22,10 @@
 #include "sc-store.h"
 
 #define SC_TMP_PREFIX ".tmp-"
+
+/* Logs under the module's name (this code is compiled into several). */
+#define sc_log(s, level, ...) \
+        ocid_log_full((level), (s)->name, __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* ---- IDs ------------------------------------------------------------------- */
 
@@ -206,10 +208,10 @@ static void sc_clean_area(struct sc_store *s, const char *area)
                         continue;
                 path = ocid_path_join(dir, de->d_name);
                 if (sc_rm_tree(path, &e) < 0)
-                        ocid_log(OCID_LOG_WARNING, "remove leftover '%s': %s, ignoring", path,
+                        sc_log(s, OCID_LOG_WARNING, "remove leftover '%s': %s, ignoring", path,
                                  ocid_error_message(&e));
                 else
-                        ocid_log(OCID_LOG_INFO, "removed '%s', left over from an interrupted operation",
+                        sc_log(s, OCID_LOG_INFO, "removed '%s', left over from an interrupted operation",
                                  path);
         }
 }
@@ -376,7 +378,7 @@ void sc_abort(struct sc_store *s, struct sc_txn *t)
                         (void) close(t->tmp_fd);
                 t->tmp_fd = -1;
                 if (sc_rm_tree(t->tmp_path, &e) < 0)
-                        ocid_log(OCID_LOG_WARNING, "remove '%s': %s, ignoring", t->tmp_path,
+                        sc_log(s, OCID_LOG_WARNING, "remove '%s': %s, ignoring", t->tmp_path,
                                  ocid_error_message(&e));
         }
         if (t->base) {
@@ -483,7 +485,7 @@ static int sc_remove_renamed(struct sc_store *s, const char *area, const char *w
         (void) sc_sync_dir(s, area, NULL);
         path = ocid_path_join(s->dir, to);
         if (sc_rm_tree(path, &e) < 0)
-                ocid_log(OCID_LOG_WARNING, "%s '%s' removed, but not all of '%s': %s, ignoring", what, id,
+                sc_log(s, OCID_LOG_WARNING, "%s '%s' removed, but not all of '%s': %s, ignoring", what, id,
                          path, ocid_error_message(&e));
         if (locked)
                 pthread_mutex_lock(&s->lock);

@@ -2,8 +2,6 @@
 /* Disk usage of the storage modules' trees, and the mount point that holds
  * them. */
 
-#define OCID_LOG_CATEGORY "storage"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
