@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "image/import.h"
 #include "modules.h"
 
 #define EXIT_CONFIG 2
@@ -28,6 +29,8 @@ static void usage(FILE *f)
                 "  config     print the effective configuration as crio.conf\n"
                 "  check      validate the configuration and the modules it selects\n"
                 "  version    print the version\n"
+                "  image      import images (OCI layouts, docker-archives) and list them:\n"
+                "             'ocid image --help' says more\n"
                 "\n"
                 "Options:\n"
                 "  -c, --config FILE      configuration file (default %s/ocid/crio.conf,\n"
@@ -95,7 +98,9 @@ static int cmd_run(const struct daemon_options *o)
         return EXIT_SUCCESS;
 }
 
-int main(int argc, char *argv[])
+/* Parses global options until the first operand (the command), from
+ * argv[optind]. Returns 0, 1 after --help, or -1 on a usage error. */
+static int parse_options(int argc, char *argv[], struct daemon_options *o)
 {
         enum { OPT_ROOT = 0x100, OPT_RUNROOT, OPT_LISTEN, OPT_LOG_LEVEL };
         static const struct option options[] = {
@@ -107,40 +112,62 @@ int main(int argc, char *argv[])
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct daemon_options o = { 0 };
-        const char *command = "run";
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+        /* '+': stop at the command, whose own options (image) follow it. */
+        while ((c = getopt_long(argc, argv, "+c:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
-                        o.config_path = optarg;
+                        o->config_path = optarg;
                         break;
                 case OPT_ROOT:
-                        o.root = optarg;
+                        o->root = optarg;
                         break;
                 case OPT_RUNROOT:
-                        o.runroot = optarg;
+                        o->runroot = optarg;
                         break;
                 case OPT_LISTEN:
-                        o.listen = optarg;
+                        o->listen = optarg;
                         break;
                 case OPT_LOG_LEVEL:
-                        o.log_level = optarg;
+                        o->log_level = optarg;
                         break;
                 case 'h':
                         usage(stdout);
-                        return EXIT_SUCCESS;
+                        return 1;
                 default:
                         fprintf(stderr, "Try 'ocid --help' for more information.\n");
-                        return EXIT_CONFIG;
+                        return -1;
                 }
         }
-        if (optind < argc)
-                command = argv[optind++];
+        return 0;
+}
+
+int main(int argc, char *argv[])
+{
+        struct daemon_options o = { 0 };
+        const char *command = "run";
+        int r;
+
+        r = parse_options(argc, argv, &o);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : EXIT_CONFIG;
         if (optind < argc) {
-                fprintf(stderr, "ocid: unexpected argument '%s'\n", argv[optind]);
-                return EXIT_CONFIG;
+                int at = optind;
+
+                command = argv[at];
+                if (streq(command, "image"))
+                        return image_cli_main(&o, argc - at, argv + at);
+                /* The global options may follow the other commands too: a
+                 * fresh scan (optind = 0) of the arguments after it. */
+                optind = 0;
+                r = parse_options(argc - at, argv + at, &o);
+                if (r != 0)
+                        return r > 0 ? EXIT_SUCCESS : EXIT_CONFIG;
+                if (optind < argc - at) {
+                        fprintf(stderr, "ocid: unexpected argument '%s'\n", argv[at + optind]);
+                        return EXIT_CONFIG;
+                }
         }
 
         if (streq(command, "run"))

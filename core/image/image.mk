@@ -63,3 +63,14 @@ tests_unit_core_image_test_store_SOURCES = tests/unit/core/image/test-store.c
 tests_unit_core_image_test_store_CPPFLAGS = $(CORE_TEST_CPPF)
 tests_unit_core_image_test_store_CFLAGS = $(IMAGE_TEST_CF)
 tests_unit_core_image_test_store_LDADD = $(CORE_TEST_LIBS) $(LIBARCHIVE_LIBS)
+
+# Air-gapped nodes: ocid image import / ocid image ls (core/image/import.c).
+core_sources += core/image/import.c core/image/import.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/core/image/test-import
+endif
+tests_unit_core_image_test_import_SOURCES = tests/unit/core/image/test-import.c
+tests_unit_core_image_test_import_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_image_test_import_CFLAGS = $(IMAGE_TEST_CF) $(LIBARCHIVE_CFLAGS)
+tests_unit_core_image_test_import_LDADD = $(CORE_TEST_LIBS) $(LIBARCHIVE_LIBS)
