@@ -503,6 +503,51 @@ static void add_default(struct json_object *mounts, const struct mount_plan *pla
         mounts_append(mounts, dest, type, source, options);
 }
 
+/* Number of components of an absolute path: "/" 0, "/dev/shm" 2. */
+static size_t path_depth(const char *p)
+{
+        size_t n = 0;
+        char prev = '/';
+
+        for (; *p; prev = *p++)
+                if (*p != '/' && prev == '/')
+                        n++;
+        return n;
+}
+
+struct ordered_mount {
+        struct json_object *m;
+        size_t depth;
+        size_t index;
+};
+
+static int ordered_mount_cmp(const void *a, const void *b)
+{
+        const struct ordered_mount *x = a, *y = b;
+
+        if (x->depth != y->depth)
+                return x->depth < y->depth ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Parents before children (a CRI mount of /etc must not hide the pod's
+ * /etc/hosts), otherwise in the order given. */
+static struct json_object *sort_mounts(struct json_object *mounts)
+{
+        size_t n = json_object_array_length(mounts);
+        _cleanup_free_ struct ordered_mount *v = xcalloc(n ? n : 1, sizeof(*v));
+        struct json_object *out = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *m = json_object_array_get_idx(mounts, i);
+                v[i] = (struct ordered_mount) { m, path_depth(ocid_json_get_string(m, "destination")), i };
+        }
+        qsort(v, n, sizeof(*v), ordered_mount_cmp);
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(out, json_object_get(v[i].m));
+        return out;
+}
+
 static int build_mounts(const struct spec_input *in, bool privileged, bool readonly_rootfs, struct mount_plan *plan,
                         struct json_object *spec, struct ocid_error **err)
 {
@@ -526,10 +571,9 @@ static int build_mounts(const struct spec_input *in, bool privileged, bool reado
                 { "/etc/hosts", in->hosts_path },
                 { "/etc/resolv.conf", in->resolv_conf_path },
         };
-        struct json_object *mounts = json_object_new_array();
+        _cleanup_json_ struct json_object *mounts = json_object_new_array();
         bool host_ipc = is_host(in->ipcns);
 
-        json_object_object_add(spec, "mounts", mounts);
         add_default(mounts, plan, "/proc", "proc", "proc", proc_opts);
         add_default(mounts, plan, "/dev", "tmpfs", "tmpfs", dev_opts);
         add_default(mounts, plan, "/dev/pts", "devpts", "devpts", pts_opts);
@@ -562,6 +606,7 @@ static int build_mounts(const struct spec_input *in, bool privileged, bool reado
         }
         for (size_t i = 0; i < json_object_array_length(plan->cri); i++)
                 json_object_array_add(mounts, json_object_get(json_object_array_get_idx(plan->cri, i)));
+        json_object_object_add(spec, "mounts", sort_mounts(mounts));
         return 0;
 }
 

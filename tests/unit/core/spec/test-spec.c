@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../../test-common.h"
@@ -258,8 +260,9 @@ static void test_full_spec(void **state)
         assert_string_equal(getj(f->spec, "hostname", NULL), "\"web-0\"");
 
         dests = destinations(f->spec);
-        assert_string_equal(dests, "/proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup "
-                                   "/etc/hostname /etc/hosts /etc/resolv.conf");
+        /* parents before children, otherwise in order */
+        assert_string_equal(dests, "/proc /dev /sys /dev/pts /dev/shm /dev/mqueue "
+                                   "/etc/hostname /etc/hosts /etc/resolv.conf /sys/fs/cgroup");
         assert_string_equal(J(mount_at(f->spec, "/proc")),
                             "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\",\"options\":[\"nosuid\",\"noexec\",\"nodev\"]}");
         assert_string_equal(J(mount_at(f->spec, "/dev/pts")),
@@ -820,8 +823,8 @@ static void test_cri_mounts(void **state)
         f->cfg.n_mounts = 3;
         build(f);
         dests = destinations(f->spec);
-        assert_string_equal(dests, "/proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup "
-                                   "/etc/hostname /etc/resolv.conf /etc/hosts /dev/termination-log /data");
+        assert_string_equal(dests, "/proc /dev /sys /data /dev/pts /dev/shm /dev/mqueue "
+                                   "/etc/hostname /etc/resolv.conf /etc/hosts /dev/termination-log /sys/fs/cgroup");
         assert_string_equal(ocid_json_get_string(mount_at(f->spec, "/etc/hosts"), "source"), f->private_vol);
         assert_string_equal(getj(get(f->spec, "linux", NULL), "rootfsPropagation", NULL), "\"rslave\"");
         assert_non_null(f->x.relabel);
@@ -862,6 +865,26 @@ static void test_cri_dev_shm(void **state)
         f->in.shm_path = NULL;
         build(f);
         assert_string_equal(ocid_json_get_string(mount_at(f->spec, "/dev/shm"), "source"), f->private_vol);
+}
+
+/* A CRI mount of a parent directory comes before the pod's files in it. */
+static void test_mount_order(void **state)
+{
+        struct fx *f = *state;
+        Runtime__V1__Mount m1 = RUNTIME__V1__MOUNT__INIT, m2 = RUNTIME__V1__MOUNT__INIT;
+        Runtime__V1__Mount *ms[] = { &m1, &m2 };
+        _cleanup_free_ char *dests = NULL;
+
+        m1.container_path = "/etc/app/conf.d";
+        m1.host_path = f->private_vol;
+        m2.container_path = "/etc";
+        m2.host_path = f->private_vol;
+        f->cfg.mounts = ms;
+        f->cfg.n_mounts = 2;
+        build(f);
+        dests = destinations(f->spec);
+        assert_string_equal(dests, "/proc /dev /sys /etc /dev/pts /dev/shm /dev/mqueue "
+                                   "/etc/hostname /etc/hosts /etc/resolv.conf /sys/fs/cgroup /etc/app/conf.d");
 }
 
 static void test_cri_devices(void **state)
@@ -1001,7 +1024,36 @@ static void test_input_checks(void **state)
         build_fails(f, EINVAL, "missing container config, pod config or host facts");
 }
 
-OCID_TEST_MAIN(cmocka_unit_test_setup_teardown(test_full_spec, setup, teardown),
+/* The probe agrees with what the kernel reports by other means. */
+static void test_host_probe(void **state)
+{
+        _cleanup_free_ char *status = NULL, *oom = NULL;
+        struct spec_host h = { 0 };
+        unsigned long long capeff;
+        int64_t oom_value;
+        struct rlimit rl;
+        const char *line;
+
+        assert_int_equal(spec_host_probe(&h, NULL), 0);
+        assert_int_equal(ocid_read_file("/proc/self/status", 1 << 20, &status, NULL, NULL), 0);
+        line = strstr(status, "\nCapEff:");
+        assert_non_null(line);
+        assert_int_equal(sscanf(line, "\nCapEff: %llx", &capeff), 1);
+        assert_true(h.caps == (uint64_t) capeff);
+        assert_int_equal(ocid_read_file("/proc/self/oom_score_adj", 64, &oom, NULL, NULL), 0);
+        oom[strcspn(oom, "\n")] = '\0';
+        assert_int_equal(ocid_parse_int64(oom, &oom_value), 0);
+        assert_int_equal(h.oom_score_adj, oom_value);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        assert_true(h.nofile_max == (rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t) rl.rlim_max));
+        assert_true(h.cgroup_v2 == (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0));
+        assert_null(h.hugepages_dir);
+        assert_null(h.mountinfo_path);
+        assert_null(h.dev_dir);
+}
+
+OCID_TEST_MAIN(cmocka_unit_test(test_host_probe),
+               cmocka_unit_test_setup_teardown(test_full_spec, setup, teardown),
                cmocka_unit_test_setup_teardown(test_args_merge, setup, teardown),
                cmocka_unit_test_setup_teardown(test_env, setup, teardown),
                cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
@@ -1023,6 +1075,7 @@ OCID_TEST_MAIN(cmocka_unit_test_setup_teardown(test_full_spec, setup, teardown),
                cmocka_unit_test_setup_teardown(test_userns_refused, setup, teardown),
                cmocka_unit_test_setup_teardown(test_cri_mounts, setup, teardown),
                cmocka_unit_test_setup_teardown(test_cri_dev_shm, setup, teardown),
+               cmocka_unit_test_setup_teardown(test_mount_order, setup, teardown),
                cmocka_unit_test_setup_teardown(test_cri_devices, setup, teardown),
                cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
                cmocka_unit_test_setup_teardown(test_stop_signal, setup, teardown),
