@@ -845,3 +845,86 @@ static inline void st_case_long_chain(const struct st_kind *k, unsigned n)
         }
         st_ok(storage_rootfs_remove(m, "long", &e), &e);
 }
+
+/* ---- concurrency ---------------------------------------------------------------------- */
+
+#include <pthread.h>
+
+struct st_child {
+        struct ocid_module *m;
+        char *id, *parent;
+        int fd;
+        int r;                  /* the create's result */
+        char *message;
+};
+
+static void *st_child_thread(void *arg)
+{
+        struct st_child *c = arg;
+        struct ocid_error *e = NULL;
+        uint64_t size;
+
+        c->r = storage_layer_create(c->m, c->id, c->parent, c->fd, &size, &e);
+        c->message = e ? xstrdup(e->message) : NULL;
+        ocid_error_free(e);
+        return NULL;
+}
+
+/* Layers created on a parent while the parent is removed: the remove
+ * either wins (and every create fails with ENOENT) or loses with EBUSY;
+ * never a child without its parent. */
+static inline void st_case_concurrent(const struct st_kind *k)
+{
+        static const struct tentry t[] = {
+                { T_DIR, "d", NULL, 0, 0, 0, NULL, NULL, 0, 0 },
+                { T_FILE, "d/f", "content", 0, 0, 0, NULL, NULL, 0, 0 },
+        };
+        struct ocid_module *m = st_start(k->name);
+        unsigned won = 0, lost = 0;
+
+        for (unsigned round = 0; round < 12; round++) {
+                _cleanup_free_ char *parent = st_id(1000 + round);
+                _cleanup_error_ struct ocid_error *e = NULL;
+                struct st_child c[4];
+                pthread_t th[4];
+                int r;
+
+                st_layer(m, 1000 + round, 0, t, ST_N(t));
+                for (unsigned i = 0; i < 4; i++) {
+                        c[i] = (struct st_child) { m, st_id(2000 + round * 10 + i), xstrdup(parent),
+                                                   st_make_tar(t, ST_N(t)), 0, NULL };
+                        assert_int_equal(pthread_create(&th[i], NULL, st_child_thread, &c[i]), 0);
+                        if (i == round % 4)
+                                (void) usleep(200 * (round % 3));
+                }
+                r = storage_layer_remove(m, parent, &e);
+                for (unsigned i = 0; i < 4; i++)
+                        assert_int_equal(pthread_join(th[i], NULL), 0);
+                if (r == 0) {
+                        won++;
+                        assert_int_equal(storage_layer_exists(m, parent, &e), 0);
+                } else {
+                        lost++;
+                        assert_int_equal(r, -EBUSY);
+                        assert_int_equal(storage_layer_exists(m, parent, &e), 1);
+                }
+                ocid_error_clear(&e);
+                for (unsigned i = 0; i < 4; i++) {
+                        if (c[i].r == 0) {
+                                assert_int_equal(r, -EBUSY);
+                                st_ok(storage_layer_remove(m, c[i].id, &e), &e);
+                        } else {
+                                assert_int_equal(c[i].r, -ENOENT);
+                                assert_contains(c[i].message, "does not exist");
+                        }
+                        (void) close(c[i].fd);
+                        free(c[i].id);
+                        free(c[i].parent);
+                        free(c[i].message);
+                }
+                if (r < 0)
+                        st_ok(storage_layer_remove(m, parent, &e), &e);
+        }
+        print_message("parent removal won %u, lost %u of 12\n", won, lost);
+        assert_int_equal(won + lost, 12);
+}

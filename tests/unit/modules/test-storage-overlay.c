@@ -223,6 +223,12 @@ static void test_leftovers(void **state)
         assert_int_equal(errno, ENOENT);
 }
 
+static void test_concurrent(void **state)
+{
+        NEED_ROOT();
+        st_case_concurrent(&ovl_kind);
+}
+
 static void test_usage(void **state)
 {
         NEED_ROOT();
@@ -354,6 +360,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_sharing, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_errors, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_leftovers, st_setup, st_teardown),
+                cmocka_unit_test_setup_teardown(test_concurrent, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_usage, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_empty_rootfs, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_long_chain, st_setup, st_teardown),

@@ -144,6 +144,11 @@ static void test_leftovers(void **state)
         st_case_leftovers(&vfs_kind);
 }
 
+static void test_concurrent(void **state)
+{
+        st_case_concurrent(&vfs_kind);
+}
+
 static void test_usage(void **state)
 {
         st_case_usage(&vfs_kind);
@@ -238,6 +243,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_sharing, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_errors, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_leftovers, st_setup, st_teardown),
+                cmocka_unit_test_setup_teardown(test_concurrent, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_usage, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_empty_rootfs, st_setup, st_teardown),
                 cmocka_unit_test_setup_teardown(test_long_chain, st_setup, st_teardown),
