@@ -23,7 +23,8 @@ check_PROGRAMS += \
 	tests/unit/core/image/test-blobstore \
 	tests/unit/core/image/test-registry-client \
 	tests/unit/core/image/test-manifest \
-	tests/unit/core/image/test-store
+	tests/unit/core/image/test-store \
+	tests/unit/core/image/test-pull
 endif
 
 EXTRA_DIST += \
@@ -63,6 +64,13 @@ tests_unit_core_image_test_store_SOURCES = tests/unit/core/image/test-store.c
 tests_unit_core_image_test_store_CPPFLAGS = $(CORE_TEST_CPPF)
 tests_unit_core_image_test_store_CFLAGS = $(IMAGE_TEST_CF)
 tests_unit_core_image_test_store_LDADD = $(CORE_TEST_LIBS) $(LIBARCHIVE_LIBS)
+
+tests_unit_core_image_test_pull_SOURCES = \
+	tests/unit/core/image/test-pull.c tests/unit/core/image/http-server.c \
+	tests/unit/core/image/http-server.h
+tests_unit_core_image_test_pull_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_image_test_pull_CFLAGS = $(IMAGE_TEST_CF)
+tests_unit_core_image_test_pull_LDADD = $(CORE_TEST_LIBS) $(LIBARCHIVE_LIBS)
 
 # Air-gapped nodes: ocid image import / ocid image ls (core/image/import.c).
 core_sources += core/image/import.c core/image/import.h
