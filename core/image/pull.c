@@ -385,8 +385,9 @@ static int pull_candidates(struct image_puller *p, const struct image_pull_reque
                         all_missing = false;
                 if (!first && ocid_error_code(&e) != ENOENT)
                         first = TAKE_PTR(e);
-                /* The deadline ends the search. */
-                if (r == -ETIMEDOUT || r == -ECANCELED) {
+                /* A passed deadline ends the search. */
+                if (r == -ECANCELED ||
+                    (r == -ETIMEDOUT && req->deadline_ns > 0 && ocid_now_monotonic_ns() >= req->deadline_ns)) {
                         if (!first)
                                 first = TAKE_PTR(e);
                         break;
