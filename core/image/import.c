@@ -1442,7 +1442,7 @@ static int import_plan_names(struct import_plan *p, const struct image_import_op
 /* ---- storing ----------------------------------------------------------- */
 
 static int import_store(struct image_store *s, struct import_plan *p, const struct import_source *src,
-                        const struct image_import_options *o, struct image_record ***ret, struct ocid_error **err)
+                        const struct image_import_options *o, struct image_imported ***ret, struct ocid_error **err)
 {
         static char *const none[] = { NULL };
         _cleanup_image_lease_ struct image_lease *lease = NULL;
@@ -1451,7 +1451,7 @@ static int import_store(struct image_store *s, struct import_plan *p, const stru
                 .progress = o->progress,
                 .progress_userdata = o->progress_userdata,
         };
-        struct image_record **records = NULL;
+        struct image_imported **done = NULL;
         int r;
 
         r = image_lease_new(s, &lease, err);
@@ -1486,27 +1486,46 @@ static int import_store(struct image_store *s, struct import_plan *p, const stru
         }
 
         /* Every layer exists: only now does any image become visible. */
-        records = xcalloc(p->n_images + 1, sizeof(*records));
+        done = xcalloc(p->n_images + 1, sizeof(*done));
         for (size_t i = 0; i < p->n_images; i++) {
                 struct import_image *im = &p->images[i];
 
+                done[i] = xzalloc(sizeof(*done[i]));
+                done[i]->names = im->repo_tags ? ocid_strv_copy((const char *const *) im->repo_tags) : xzalloc(sizeof(char *));
                 r = image_store_commit(s, im->manifest_digest, im->repo_tags ? im->repo_tags : none,
-                                       im->repo_digests ? im->repo_digests : none, im->extra_blobs, 0, &records[i],
-                                       err);
+                                       im->repo_digests ? im->repo_digests : none, im->extra_blobs, 0,
+                                       &done[i]->record, err);
                 if (r < 0) {
-                        image_record_list_free(records);
+                        image_imported_list_free(done);
                         return ocid_error_prefix(err, "%s: record", im->what);
                 }
         }
         if (ret)
-                *ret = records;
+                *ret = done;
         else
-                image_record_list_free(records);
+                image_imported_list_free(done);
         return 0;
 }
 
+struct image_imported *image_imported_free(struct image_imported *i)
+{
+        if (!i)
+                return NULL;
+        image_record_free(i->record);
+        ocid_strv_free(i->names);
+        free(i);
+        return NULL;
+}
+
+void image_imported_list_free(struct image_imported **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                image_imported_free(v[i]);
+        free(v);
+}
+
 int image_import(struct image_store *s, const char *path, const struct image_import_options *o,
-                 struct image_record ***ret, struct ocid_error **err)
+                 struct image_imported ***ret, struct ocid_error **err)
 {
         static const struct image_import_options defaults = { 0 };
         _cleanup_(import_source_done) struct import_source src = { .dir_fd = -1 };
@@ -1725,7 +1744,7 @@ static int image_cli_import(const struct daemon_options *o, const char *path, co
         _cleanup_config_ struct ocid_config *c = NULL;
         _cleanup_(modules_freep) struct ocid_modules *mods = NULL;
         _cleanup_image_store_ struct image_store *store = NULL;
-        _cleanup_image_record_list_ struct image_record **records = NULL;
+        _cleanup_image_imported_list_ struct image_imported **imported = NULL;
         _cleanup_free_ char *tmp = NULL, *what = xasprintf("import '%s'", path);
         struct image_import_options io = {
                 .name = name,
@@ -1744,17 +1763,17 @@ static int image_cli_import(const struct daemon_options *o, const char *path, co
                 return image_cli_fail(what, &error, EXIT_FAILURE);
         tmp = ocid_path_join(c->root, "tmp");
         io.tmp_dir = tmp;
-        if (image_import(store, path, &io, &records, &error) < 0)
+        if (image_import(store, path, &io, &imported, &error) < 0)
                 return image_cli_fail(what, &error, EXIT_FAILURE);
 
-        for (size_t i = 0; records[i]; i++) {
-                const struct image_record *rec = records[i];
+        for (size_t i = 0; imported[i]; i++) {
+                char **names = imported[i]->names;
 
-                printf("Imported image %s", rec->id);
-                if (!rec->repo_tags || !rec->repo_tags[0])
-                        printf(" (untagged)");
-                for (size_t t = 0; rec->repo_tags && rec->repo_tags[t]; t++)
-                        printf("%s%s", t ? ", " : " as ", rec->repo_tags[t]);
+                printf("Imported image %s", imported[i]->record->id);
+                if (!names[0])
+                        printf(" (no name)");
+                for (size_t t = 0; names[t]; t++)
+                        printf("%s%s", t ? ", " : " as ", names[t]);
                 printf("\n");
         }
         if (fflush(stdout) != 0)

@@ -41,15 +41,25 @@ struct image_import_options {
         void *progress_userdata;
 };
 
+/* One image an import stored. */
+struct image_imported {
+        struct image_record *record;    /* the record as written (with older names too) */
+        char **names;                   /* the tags this import gave it; never NULL */
+};
+
+struct image_imported *image_imported_free(struct image_imported *i);
+/* Frees a NULL-terminated vector. */
+void image_imported_list_free(struct image_imported **v);
+
 /* Imports every image `path` holds into s ("-": a tar read from standard
- * input). *ret (may be NULL) receives the records written, as a
+ * input). *ret (may be NULL) receives what was stored, as a
  * NULL-terminated vector in the input's order. Errors: -EINVAL for input
  * that is neither an OCI layout nor a docker-archive, a bad document or an
  * unsafe path; -ENOENT for a missing blob; -EBADMSG for content that does
- * not match its digest or diff_id; each names what is wrong. On failure no
- * record is written. */
+ * not match its digest or diff_id; each names what is wrong. A failed check
+ * stores nothing at all. */
 int image_import(struct image_store *s, const char *path, const struct image_import_options *o,
-                 struct image_record ***ret, struct ocid_error **err);
+                 struct image_imported ***ret, struct ocid_error **err);
 
 /* "12.3MB": a byte count in SI units, as image listings show sizes. */
 char *image_format_size(uint64_t bytes);
@@ -64,3 +74,11 @@ int image_list_print(struct image_record *const *records, FILE *f, struct ocid_e
  * o. Returns the process exit code: 0, 1 on failure, 2 on a usage or
  * configuration error. */
 int image_cli_main(struct daemon_options *o, int argc, char *argv[]);
+
+#include <ocid/cleanup.h>
+static inline void image_imported_list_freep(struct image_imported ***v)
+{
+        if (*v)
+                image_imported_list_free(*v);
+}
+#define _cleanup_image_imported_list_ _cleanup_(image_imported_list_freep)

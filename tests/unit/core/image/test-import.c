@@ -520,7 +520,7 @@ static struct image_import_options fixture_options(struct fixture *f, const char
         };
 }
 
-static int do_import(struct fixture *f, const char *path, const char *name, struct image_record ***ret,
+static int do_import(struct fixture *f, const char *path, const char *name, struct image_imported ***ret,
                      struct ocid_error **err)
 {
         struct image_import_options o = fixture_options(f, name);
@@ -607,7 +607,7 @@ static void test_oci_directory(void **state)
         struct tset s = { 0 };
         _cleanup_free_ char *dir = fixture_path(f, "layout");
         _cleanup_free_ char *want_digest = NULL;
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         struct ocid_error *e = NULL;
         int r;
 
@@ -619,17 +619,17 @@ static void test_oci_directory(void **state)
         assert_no_error(r, e);
         assert_non_null(recs[0]);
         assert_null(recs[1]);
-        assert_string_equal(recs[0]->id, im.config_digest);
-        assert_string_equal(recs[0]->manifest_digest, im.manifest_digest);
-        assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "registry.example:5000/team/app:1.0", NULL });
+        assert_string_equal(recs[0]->record->id, im.config_digest);
+        assert_string_equal(recs[0]->record->manifest_digest, im.manifest_digest);
+        assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "registry.example:5000/team/app:1.0", NULL });
         want_digest = xasprintf("registry.example:5000/team/app@%s", im.manifest_digest);
-        assert_strv_equal(recs[0]->repo_digests, (const char *[]) { want_digest, NULL });
-        assert_int_equal(recs[0]->n_layers, 2);
-        assert_int_equal(recs[0]->uid, 1000);
+        assert_strv_equal(recs[0]->record->repo_digests, (const char *[]) { want_digest, NULL });
+        assert_int_equal(recs[0]->record->n_layers, 2);
+        assert_int_equal(recs[0]->record->uid, 1000);
         /* The base layer's chain ID is its diff_id. */
-        assert_string_equal(recs[0]->layers[0].chain_id, im.diff_id[0]);
-        assert_layer(f, recs[0]->layers[0].chain_id, im.tar[0], im.tar_len[0]);
-        assert_layer(f, recs[0]->layers[1].chain_id, im.tar[1], im.tar_len[1]);
+        assert_string_equal(recs[0]->record->layers[0].chain_id, im.diff_id[0]);
+        assert_layer(f, recs[0]->record->layers[0].chain_id, im.tar[0], im.tar_len[0]);
+        assert_layer(f, recs[0]->record->layers[1].chain_id, im.tar[1], im.tar_len[1]);
         assert_int_equal(f->n_progress, 2);
         assert_null(f->warnings);
         assert_int_equal(store_count(f), 1);
@@ -661,7 +661,7 @@ static void test_oci_tar_multi_platform(void **state)
         struct json_object *nested = json_object_new_array(), *top = json_object_new_array();
         _cleanup_free_ char *tar = fixture_path(f, "layout.tar"), *nested_text = NULL, *nested_digest = NULL;
         _cleanup_free_ char *index = NULL, *want_digest = NULL;
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         const char *other_arch;
         struct ocid_error *e = NULL;
         int r;
@@ -691,16 +691,16 @@ static void test_oci_tar_multi_platform(void **state)
         assert_no_error(r, e);
         assert_non_null(recs[0]);
         assert_null(recs[1]);
-        assert_string_equal(recs[0]->id, mine.config_digest);
-        assert_string_equal(recs[0]->manifest_digest, mine.manifest_digest);
-        assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "docker.io/library/multi:v2", NULL });
+        assert_string_equal(recs[0]->record->id, mine.config_digest);
+        assert_string_equal(recs[0]->record->manifest_digest, mine.manifest_digest);
+        assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "docker.io/library/multi:v2", NULL });
         /* The repo digest is the index's: what a registry serves the name by. */
         want_digest = xasprintf("docker.io/library/multi@%s", nested_digest);
-        assert_strv_equal(recs[0]->repo_digests, (const char *[]) { want_digest, NULL });
-        assert_true(ocid_strv_contains(recs[0]->blobs, nested_digest));
+        assert_strv_equal(recs[0]->record->repo_digests, (const char *[]) { want_digest, NULL });
+        assert_true(ocid_strv_contains(recs[0]->record->blobs, nested_digest));
         /* Layers went in uncompressed. */
-        assert_layer(f, recs[0]->layers[0].chain_id, mine.tar[0], mine.tar_len[0]);
-        assert_layer(f, recs[0]->layers[1].chain_id, mine.tar[1], mine.tar_len[1]);
+        assert_layer(f, recs[0]->record->layers[0].chain_id, mine.tar[0], mine.tar_len[0]);
+        assert_layer(f, recs[0]->record->layers[1].chain_id, mine.tar[1], mine.tar_len[1]);
         assert_int_equal(count_dir(f->tmp), 0);
 
         tset_done(&s);
@@ -719,7 +719,7 @@ static void test_oci_platform_entries(void **state)
         struct tset s = { 0 };
         struct json_object *top = json_object_new_array();
         _cleanup_free_ char *dir = fixture_path(f, "layout"), *index = NULL;
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         struct ocid_error *e = NULL;
         int r;
 
@@ -744,8 +744,8 @@ static void test_oci_platform_entries(void **state)
         assert_no_error(r, e);
         assert_non_null(recs[0]);
         assert_null(recs[1]);
-        assert_string_equal(recs[0]->id, mine.config_digest);
-        assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "example.com/p:1", NULL });
+        assert_string_equal(recs[0]->record->id, mine.config_digest);
+        assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "example.com/p:1", NULL });
         assert_contains(f->warnings, "manifests[2]: media type 'application/vnd.example.sbom+json' is not an image");
 
         tset_done(&s);
@@ -762,7 +762,7 @@ static void test_docker_archive_legacy(void **state)
         struct timage im;
         struct tset s = { 0 };
         _cleanup_free_ char *tar = fixture_path(f, "docker.tar");
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         _cleanup_free_ char *manifest = NULL;
         _cleanup_image_manifest_ struct image_manifest *m = NULL;
         size_t len;
@@ -777,18 +777,18 @@ static void test_docker_archive_legacy(void **state)
         assert_no_error(r, e);
         assert_non_null(recs[0]);
         assert_null(recs[1]);
-        assert_string_equal(recs[0]->id, im.config_digest);
-        assert_strv_equal(recs[0]->repo_tags,
+        assert_string_equal(recs[0]->record->id, im.config_digest);
+        assert_strv_equal(recs[0]->record->repo_tags,
                           (const char *[]) { "docker.io/library/busybox:latest", "example.com/tools/bb:1.36", NULL });
         /* No registry ever served this manifest: no repo digest. */
-        assert_strv_equal(recs[0]->repo_digests, (const char *[]) { NULL });
-        assert_int_equal(recs[0]->n_layers, 3);
+        assert_strv_equal(recs[0]->record->repo_digests, (const char *[]) { NULL });
+        assert_int_equal(recs[0]->record->n_layers, 3);
         for (size_t i = 0; i < 3; i++)
-                assert_layer(f, recs[0]->layers[i].chain_id, im.tar[i], im.tar_len[i]);
+                assert_layer(f, recs[0]->record->layers[i].chain_id, im.tar[i], im.tar_len[i]);
 
         /* The manifest the import made is in the blob store, with the
          * uncompressed layers as docker save had them. */
-        r = blobstore_read(image_store_blobs(f->store), recs[0]->manifest_digest, MANIFEST_MAX_SIZE, &manifest, &len, &e);
+        r = blobstore_read(image_store_blobs(f->store), recs[0]->record->manifest_digest, MANIFEST_MAX_SIZE, &manifest, &len, &e);
         assert_no_error(r, e);
         r = image_manifest_parse(manifest, len, &m, &e);
         assert_no_error(r, e);
@@ -813,7 +813,7 @@ static void test_docker_archive_blobs_stdin(void **state)
         struct json_object *m = json_object_new_object(), *layers = json_object_new_array();
         struct json_object *list = json_object_new_array();
         _cleanup_free_ char *tar = fixture_path(f, "docker.tar.gz"), *config_path = NULL, *text = NULL;
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         struct ocid_error *e = NULL;
         int saved, fd, r;
 
@@ -844,12 +844,12 @@ static void test_docker_archive_blobs_stdin(void **state)
         close(saved);
         assert_no_error(r, e);
         assert_non_null(recs[0]);
-        assert_string_equal(recs[0]->id, im.config_digest);
-        assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "localhost/app:dev", NULL });
-        assert_string_equal(recs[0]->layers[1].digest, im.layer_digest[1]);
-        assert_string_equal(recs[0]->layers[1].media_type, MEDIA_TYPE_DOCKER_LAYER_GZIP);
-        assert_layer(f, recs[0]->layers[0].chain_id, im.tar[0], im.tar_len[0]);
-        assert_layer(f, recs[0]->layers[1].chain_id, im.tar[1], im.tar_len[1]);
+        assert_string_equal(recs[0]->record->id, im.config_digest);
+        assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "localhost/app:dev", NULL });
+        assert_string_equal(recs[0]->record->layers[1].digest, im.layer_digest[1]);
+        assert_string_equal(recs[0]->record->layers[1].media_type, MEDIA_TYPE_DOCKER_LAYER_GZIP);
+        assert_layer(f, recs[0]->record->layers[0].chain_id, im.tar[0], im.tar_len[0]);
+        assert_layer(f, recs[0]->record->layers[1].chain_id, im.tar[1], im.tar_len[1]);
 
         tset_done(&s);
         timage_done(&im);
@@ -862,7 +862,7 @@ static void test_docker_archive_symlinked_layer(void **state)
         struct timage im;
         struct tset s = { 0 };
         _cleanup_free_ char *tar = fixture_path(f, "docker.tar"), *target = NULL;
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         struct tentry *second;
         struct ocid_error *e = NULL;
         int r;
@@ -893,11 +893,11 @@ static void test_docker_archive_symlinked_layer(void **state)
 
         r = do_import(f, tar, NULL, &recs, &e);
         assert_no_error(r, e);
-        assert_string_equal(recs[0]->id, im.config_digest);
-        assert_int_equal(recs[0]->n_layers, 2);
-        assert_string_equal(recs[0]->layers[0].digest, recs[0]->layers[1].digest);
-        assert_layer(f, recs[0]->layers[1].chain_id, im.tar[0], im.tar_len[0]);
-        assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "docker.io/library/linked:1", NULL });
+        assert_string_equal(recs[0]->record->id, im.config_digest);
+        assert_int_equal(recs[0]->record->n_layers, 2);
+        assert_string_equal(recs[0]->record->layers[0].digest, recs[0]->record->layers[1].digest);
+        assert_layer(f, recs[0]->record->layers[1].chain_id, im.tar[0], im.tar_len[0]);
+        assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "docker.io/library/linked:1", NULL });
 
         tset_done(&s);
         timage_done(&im);
@@ -920,30 +920,33 @@ static void test_names(void **state)
         tset_write_dir(&s, dir);
 
         {
-                _cleanup_image_record_list_ struct image_record **recs = NULL;
+                _cleanup_image_imported_list_ struct image_imported **recs = NULL;
 
                 r = do_import(f, dir, NULL, &recs, &e);
                 assert_no_error(r, e);
-                assert_strv_equal(recs[0]->repo_tags, (const char *[]) { NULL });
+                assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { NULL });
+                assert_strv_equal(recs[0]->names, (const char *[]) { NULL });
                 assert_contains(f->warnings, "tag 'v1.2' has no repository");
         }
         {
                 /* --name gives the repository; the tag is the layout's. */
-                _cleanup_image_record_list_ struct image_record **recs = NULL;
+                _cleanup_image_imported_list_ struct image_imported **recs = NULL;
 
                 r = do_import(f, dir, "myapp", &recs, &e);
                 assert_no_error(r, e);
-                assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "docker.io/library/myapp:v1.2", NULL });
+                assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "docker.io/library/myapp:v1.2", NULL });
         }
         {
                 /* --name with a tag names the image exactly. */
-                _cleanup_image_record_list_ struct image_record **recs = NULL;
+                _cleanup_image_imported_list_ struct image_imported **recs = NULL;
 
                 r = do_import(f, dir, "quay.example/org/app:stable", &recs, &e);
                 assert_no_error(r, e);
-                /* Merged into the same record: both names now. */
-                assert_true(ocid_strv_contains(recs[0]->repo_tags, "quay.example/org/app:stable"));
-                assert_true(ocid_strv_contains(recs[0]->repo_tags, "docker.io/library/myapp:v1.2"));
+                /* Merged into the same record: both names now; this
+                 * import gave one. */
+                assert_strv_equal(recs[0]->names, (const char *[]) { "quay.example/org/app:stable", NULL });
+                assert_true(ocid_strv_contains(recs[0]->record->repo_tags, "quay.example/org/app:stable"));
+                assert_true(ocid_strv_contains(recs[0]->record->repo_tags, "docker.io/library/myapp:v1.2"));
                 assert_int_equal(store_count(f), 1);
         }
 
@@ -1364,11 +1367,11 @@ static void test_reimport(void **state)
         tset_docker_archive(&s, &im, "[\"again:1\"]");
         tset_write_tar(&s, tar, false);
         {
-                _cleanup_image_record_list_ struct image_record **recs = NULL;
+                _cleanup_image_imported_list_ struct image_imported **recs = NULL;
 
                 r = do_import(f, tar, NULL, &recs, &e);
                 assert_no_error(r, e);
-                first_manifest = xstrdup(recs[0]->manifest_digest);
+                first_manifest = xstrdup(recs[0]->record->manifest_digest);
         }
         n_blobs = count_dir(blobs);
         n_layers = count_dir(layers);
@@ -1376,13 +1379,13 @@ static void test_reimport(void **state)
         assert_int_equal(n_layers, 2);
         f->n_progress = 0;
         {
-                _cleanup_image_record_list_ struct image_record **recs = NULL;
+                _cleanup_image_imported_list_ struct image_imported **recs = NULL;
 
                 r = do_import(f, tar, NULL, &recs, &e);
                 assert_no_error(r, e);
                 /* The same manifest, record, blobs and layers. */
-                assert_string_equal(recs[0]->manifest_digest, first_manifest);
-                assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "docker.io/library/again:1", NULL });
+                assert_string_equal(recs[0]->record->manifest_digest, first_manifest);
+                assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "docker.io/library/again:1", NULL });
         }
         assert_int_equal(f->n_progress, 2);
         assert_int_equal(count_dir(blobs), n_blobs);
@@ -1400,7 +1403,7 @@ static void test_docker_archive_two_images(void **state)
         struct timage a, b;
         struct tset s = { 0 }, s2 = { 0 };
         _cleanup_free_ char *tar = fixture_path(f, "two.tar"), *text = NULL;
-        _cleanup_image_record_list_ struct image_record **recs = NULL;
+        _cleanup_image_imported_list_ struct image_imported **recs = NULL;
         struct json_object *list, *lb;
         struct ocid_error *e = NULL;
         int r;
@@ -1428,8 +1431,8 @@ static void test_docker_archive_two_images(void **state)
         assert_non_null(recs[0]);
         assert_non_null(recs[1]);
         assert_null(recs[2]);
-        assert_strv_equal(recs[0]->repo_tags, (const char *[]) { "docker.io/library/first:1", NULL });
-        assert_strv_equal(recs[1]->repo_tags, (const char *[]) { "docker.io/library/second:2", NULL });
+        assert_strv_equal(recs[0]->record->repo_tags, (const char *[]) { "docker.io/library/first:1", NULL });
+        assert_strv_equal(recs[1]->record->repo_tags, (const char *[]) { "docker.io/library/second:2", NULL });
         assert_int_equal(store_count(f), 2);
 
         /* --name with a tag cannot name two images. */
@@ -1438,12 +1441,12 @@ static void test_docker_archive_two_images(void **state)
         ocid_error_clear(&e);
         {
                 /* Without a tag, each keeps its own tag under the name. */
-                _cleanup_image_record_list_ struct image_record **named = NULL;
+                _cleanup_image_imported_list_ struct image_imported **named = NULL;
 
                 r = do_import(f, tar, "example.com/both", &named, &e);
                 assert_no_error(r, e);
-                assert_true(ocid_strv_contains(named[0]->repo_tags, "example.com/both:1"));
-                assert_true(ocid_strv_contains(named[1]->repo_tags, "example.com/both:2"));
+                assert_true(ocid_strv_contains(named[0]->record->repo_tags, "example.com/both:1"));
+                assert_true(ocid_strv_contains(named[1]->record->repo_tags, "example.com/both:2"));
         }
         {
                 /* Two images may not end up with one name. */
