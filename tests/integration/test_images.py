@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -403,6 +404,43 @@ def test_layer_contents_on_disk(images, registry, image_set, storage_module):
         assert (top / "etc/passwd").read_bytes() == builder.PASSWD
 
 
+def test_layers_make_the_union_view(images, registry, image_set,
+                                    storage_module, tmp_path):
+    """What a container of busybox-test sees: for storage-overlay a
+    read-only overlay mount of the layer directories (what the module's
+    rootfs mount stacks), for storage-vfs the top layer itself."""
+    im = image_set.busybox
+    images.pull(f"{registry.host}/busybox-test:latest")
+    trees = [layer_tree(images.daemon, storage_module, c) for c in im.chain_ids]
+    assert all(trees), trees
+    view, mounted = trees[-1], False
+    if storage_module == "storage-overlay":
+        view = tmp_path / "merged"
+        view.mkdir()
+        lower = ":".join(str(t) for t in reversed(trees))
+        r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                            f"ro,lowerdir={lower}", str(view)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, f"overlay mount of the layers: {r.stderr}"
+        mounted = True
+    try:
+        assert (view / "bin/busybox").is_file()
+        assert os.readlink(view / "bin/sh") == "busybox"
+        assert (view / "etc/passwd").read_bytes() == builder.PASSWD
+        assert (view / "data/hello.txt").read_text() == "hello from the files layer\n"
+        assert (view / "data/added.txt").exists()
+        assert not os.path.lexists(view / "data/todelete.txt"), (
+            "the whiteout does not hide data/todelete.txt")
+        assert sorted(os.listdir(view / "data")) == [
+            "added.txt", "hello-link.txt", "hello-symlink", "hello.txt",
+            "keep.txt", "sub"]
+        assert sorted(os.listdir(view / "opt/opaque")) == ["new"], (
+            "the opaque directory shows files of the layers below")
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(view)], check=True)
+
+
 def test_unknown_tag_is_not_found(images, registry):
     ref = f"{registry.host}/busybox-test:no-such-tag"
     e = images.pull_error(ref)
@@ -637,18 +675,34 @@ def sha256_file(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def check_symlink_then_file(trees):
+    evil = trees[0] / "evil"
+    assert evil.is_file() and not evil.is_symlink(), "the link was kept"
+    assert evil.read_text() == "written over the link\n"
+
+
+def check_own_passwd(trees):
+    pw, own = trees[0] / "pw", trees[0] / "etc/passwd"
+    assert pw.read_text() == "root::0:0::/:/bin/sh\n"
+    assert own.read_text() == "layer:x:0:0::/:/bin/sh\n", (
+        "writing 'pw' wrote through its hardlink to the layer's etc/passwd")
+
+
+# case: (sentinel suffixes that must be inside the layers when the pull
+# succeeds, a further check of the layer trees then). Refusing the layer
+# (the pull fails with a message) is always an acceptable outcome.
 HOSTILE = {
-    # case: sentinel suffixes that must be inside the layers when the pull
-    # succeeds (an escape refused by failing the pull is fine too)
-    "dotdot": [],
-    "absolute": ["-abs"],
-    "symlink-root": ["-symroot"],
-    "symlink-up": ["-symup"],
-    "symlink-etc": ["-etc"],
-    "symlink-then-file": [],
-    "hardlink-passwd": [],
-    "hardlink-up": [],
-    "cross-layer-symlink": ["-cross"],
+    "dotdot": ([], None),
+    "absolute": (["-abs"], None),
+    "symlink-root": (["-symroot"], None),
+    "symlink-up": (["-symup"], None),
+    "symlink-etc": (["-etc"], None),
+    "symlink-loop": ([], None),
+    "symlink-then-file": ([], check_symlink_then_file),
+    "hardlink-passwd": ([], None),
+    "hardlink-own-passwd": ([], check_own_passwd),
+    "hardlink-up": ([], None),
+    "cross-layer-symlink": (["-cross"], None),
 }
 
 
@@ -690,14 +744,13 @@ def test_hostile_layer(fake_images, fake_registry, storage_module, case):
         assert why, f"{case}: refused without a message"
         return
     assert len(trees) == len(im.chain_ids), f"{case}: pulled but layers missing"
-    for suffix in HOSTILE[case]:
+    suffixes, check = HOSTILE[case]
+    for suffix in suffixes:
         inside = [h for t in trees for h in find_named(t, sentinel + suffix)]
         assert inside, (f"{case}: pulled, but {sentinel}{suffix} is in no "
                         f"layer directory {trees}")
-    if case == "symlink-then-file":
-        evil = trees[0] / "evil"
-        assert evil.is_file() and not evil.is_symlink()
-        assert evil.read_text() == "written over the link\n"
+    if check:
+        check(trees)
 
 
 # --- ocid image import / ocid image ls ------------------------------------------

@@ -573,22 +573,32 @@ def hostile_images(sentinel):
         # A symlink to / and a file written through it.
         "symlink-root": [[symlink("rootlink", "/"),
                           file(f"rootlink/tmp/{s}-symroot", "x")]],
-        # A relative symlink climbing out, and a file through it.
-        "symlink-up": [[symlink("up", up + "tmp"),
+        # A relative symlink climbing out, and a file through it (the
+        # layer has a tmp/ for it to land in).
+        "symlink-up": [[dir("tmp"), symlink("up", up + "tmp"),
                         file(f"up/{s}-symup", "x")]],
-        # A symlink named like a system dir, and a file through it.
-        "symlink-etc": [[symlink("etc", "/etc"),
-                         file(f"etc/{s}-etc", "x")]],
+        # A symlink to a system dir, and a file through it.
+        "symlink-etc": [[dir("etc"), symlink("sysconf", "/etc"),
+                         file(f"sysconf/{s}-etc", "x")]],
+        # A symlink that names itself once resolved inside the layer.
+        "symlink-loop": [[symlink("etc", "/etc"),
+                          file(f"etc/{s}-loop", "x")]],
         # A symlink to an outside file, then a regular file of that name.
         "symlink-then-file": [[symlink("evil", f"/tmp/{s}-stf"),
                                file("evil", "written over the link\n")]],
         # A hardlink to the host's /etc/passwd, then a file written over it.
         "hardlink-passwd": [[hardlink("pw", "/etc/passwd"),
                              file("pw", "root::0:0::/:/bin/sh\n")]],
+        # The same with an /etc/passwd of the layer's own: the link is to
+        # that one, and writing the name again replaces the link.
+        "hardlink-own-passwd": [[dir("etc"),
+                                 file("etc/passwd", "layer:x:0:0::/:/bin/sh\n"),
+                                 hardlink("pw", "/etc/passwd"),
+                                 file("pw", "root::0:0::/:/bin/sh\n")]],
         # A hardlink climbing to /etc/passwd.
         "hardlink-up": [[hardlink("pw", up + "etc/passwd")]],
         # A symlink in one layer, a file through it in the next.
-        "cross-layer-symlink": [[symlink("d", "/tmp")],
+        "cross-layer-symlink": [[dir("tmp"), symlink("d", "/tmp")],
                                 [file(f"d/{s}-cross", "x")]],
     }
     out = {}
