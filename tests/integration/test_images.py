@@ -225,6 +225,18 @@ def test_pull_index_selects_host_platform(images, registry, image_set, repo):
     assert not any(contains(d, f"OCID_PLATFORM={other.arch}") for d in docs)
 
 
+def test_pull_zstd_and_plain_layers(images, registry, image_set, storage_module):
+    if not image_set.zstd:
+        pytest.skip("no zstd program (Debian package zstd): busybox-test's "
+                    "second layer is gzip instead")
+    im = image_set.busybox
+    assert [l.compression for l in im.layers] == ["gzip", "zstd", "none"]
+    images.pull(f"{registry.host}/busybox-test:latest")
+    for layer, chain in zip(im.layers, im.chain_ids):
+        assert layer_tree(images.daemon, storage_module, chain) is not None, (
+            f"no layer directory for the {layer.compression} layer {chain}")
+
+
 def test_pull_unqualified_name(images, registry, image_set):
     # image_daemon searches the test registry for unqualified names.
     images.pull("busybox-test")
