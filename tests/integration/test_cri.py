@@ -15,7 +15,7 @@ from ocid_it import package_version
 # UNIMPLEMENTED. Grows as the work goes on.
 IMPLEMENTED = {
     "RuntimeService": {"Version", "Status", "RuntimeConfig"},
-    "ImageService": set(),
+    "ImageService": {"PullImage", "ListImages", "ImageStatus", "RemoveImage", "ImageFsInfo"},
 }
 
 RUNC = "/usr/sbin/runc"
