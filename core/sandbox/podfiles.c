@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>   /* inet_pton */
+#include <elf.h>         /* the program headers of the pause binary */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -417,6 +418,43 @@ const char *podfiles_pause_binary(void)
         return env && *env ? env : OCID_LIBEXECDIR "/ocid-pause";
 }
 
+/* Whether an ELF file names a program interpreter (is dynamically linked):
+ * 1 yes, 0 no, -1 not an ELF executable this host can read. */
+static int elf_has_interp(const unsigned char *data, size_t len)
+{
+        if (len < EI_NIDENT || memcmp(data, ELFMAG, SELFMAG) != 0)
+                return -1;
+        if (data[EI_CLASS] == ELFCLASS64 && len >= sizeof(Elf64_Ehdr)) {
+                Elf64_Ehdr eh;
+                memcpy(&eh, data, sizeof(eh));
+                if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+                    (uint64_t) eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
+                        return -1;
+                for (size_t i = 0; i < eh.e_phnum; i++) {
+                        Elf64_Phdr ph;
+                        memcpy(&ph, data + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+                        if (ph.p_type == PT_INTERP)
+                                return 1;
+                }
+                return 0;
+        }
+        if (data[EI_CLASS] == ELFCLASS32 && len >= sizeof(Elf32_Ehdr)) {
+                Elf32_Ehdr eh;
+                memcpy(&eh, data, sizeof(eh));
+                if (eh.e_phentsize != sizeof(Elf32_Phdr) || eh.e_phoff > len ||
+                    (uint64_t) eh.e_phnum * sizeof(Elf32_Phdr) > len - eh.e_phoff)
+                        return -1;
+                for (size_t i = 0; i < eh.e_phnum; i++) {
+                        Elf32_Phdr ph;
+                        memcpy(&ph, data + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+                        if (ph.p_type == PT_INTERP)
+                                return 1;
+                }
+                return 0;
+        }
+        return -1;
+}
+
 int podfiles_infra_rootfs(const char *rootfs, const char *pause_binary, struct ocid_error **err)
 {
         _cleanup_free_ char *data = NULL, *dest = NULL;
@@ -426,8 +464,16 @@ int podfiles_infra_rootfs(const char *rootfs, const char *pause_binary, struct o
         r = ocid_read_file(pause_binary, PAUSE_BINARY_MAX, &data, &len, err);
         if (r < 0)
                 return ocid_error_prefix(err, "infra rootfs: read the pause binary");
-        if (len == 0)
-                return ocid_error_msg(err, ENOEXEC, "infra rootfs: the pause binary '%s' is empty", pause_binary);
+        switch (elf_has_interp((const unsigned char *) data, len)) {
+        case 0:
+                break;
+        case 1:
+                return ocid_error_msg(err, ENOEXEC,
+                                      "infra rootfs: '%s' is dynamically linked and cannot run alone in a rootfs (build ocid where libc.a is installed)",
+                                      pause_binary);
+        default:
+                return ocid_error_msg(err, ENOEXEC, "infra rootfs: '%s' is not an ELF executable", pause_binary);
+        }
         r = ocid_mkdir_p(rootfs, 0755, err);
         if (r < 0)
                 return ocid_error_prefix(err, "infra rootfs");

@@ -103,5 +103,7 @@ const char *podfiles_pause_binary(void);
 
 /* Lays out a minimal infra rootfs: `rootfs` (created 0755 with its
  * parents) holding only PODFILES_PAUSE_NAME, a copy of pause_binary
- * (0755, written atomically, so it can be redone at any time). */
+ * (0755, written atomically, so it can be redone at any time). The binary
+ * must be a statically linked ELF executable (nothing else is in the
+ * rootfs to load it): anything else is -ENOEXEC. */
 int podfiles_infra_rootfs(const char *rootfs, const char *pause_binary, struct ocid_error **err);

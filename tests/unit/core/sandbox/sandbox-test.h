@@ -86,12 +86,12 @@ static inline char *sandbox_test_read_line(const char *path)
         return s;
 }
 
-/* Whether path is a mount point in this process's mount namespace, per
- * /proc/self/mountinfo (field 5); *ret_shared tells whether it carries a
- * "shared:" propagation tag. Returns the number of mounts on path. */
-static inline int sandbox_test_mounts_on(const char *path, bool *ret_shared)
+/* The number of mounts on path in the mount namespace that `mountinfo`
+ * (a /proc/<pid>/mountinfo file) describes, by its field 5; *ret_shared
+ * tells whether one carries a "shared:" propagation tag. */
+static inline int sandbox_test_mounts_in(const char *mountinfo, const char *path, bool *ret_shared)
 {
-        FILE *f = fopen("/proc/self/mountinfo", "re");
+        FILE *f = fopen(mountinfo, "re");
         char *line = NULL;
         size_t n = 0;
         int count = 0;
@@ -119,6 +119,12 @@ static inline int sandbox_test_mounts_on(const char *path, bool *ret_shared)
         free(line);
         fclose(f);
         return count;
+}
+
+/* The same for this process's own mount namespace. */
+static inline int sandbox_test_mounts_on(const char *path, bool *ret_shared)
+{
+        return sandbox_test_mounts_in("/proc/self/mountinfo", path, ret_shared);
 }
 
 static inline bool sandbox_test_exists(const char *path)

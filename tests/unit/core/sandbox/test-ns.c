@@ -410,6 +410,54 @@ static void test_unpin_stacked(void **state)
         assert_not_there(f, NS_NET);
 }
 
+/* Another mount namespace made while the pins existed holds copies of them;
+ * unpinning still ends them there (the kernel detaches the mounts on a file
+ * that is unlinked), so no namespace outlives its pod that way. */
+static void test_unpin_reaches_other_mount_namespaces(void **state)
+{
+        struct fixture *f = *state;
+        _cleanup_error_ struct ocid_error *err = NULL;
+        _cleanup_free_ char *net = NULL, *mountinfo = NULL;
+        struct ns_pin_config cfg = { .flags = NS_NET | NS_UTS, .hostname = "copied" };
+        int ready[2], hold[2], status;
+        pid_t pid;
+        char c;
+
+        REQUIRE_ROOT();
+        create_pod_dir(f);
+        pin_ok(f->pod_dir, &cfg);
+        net = pin_of(f, NS_NET);
+
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(ready[0]);
+                close(hold[1]);
+                if (unshare(CLONE_NEWNS) < 0)
+                        _exit(1);
+                if (write(ready[1], "r", 1) != 1)
+                        _exit(2);
+                while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+                        ;
+                _exit(0);
+        }
+        close(ready[1]);
+        close(hold[0]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        mountinfo = xasprintf("/proc/%d/mountinfo", (int) pid);
+        assert_int_equal(sandbox_test_mounts_in(mountinfo, net, NULL), 1);
+
+        assert_int_equal(ns_unpin(f->pod_dir, &err), 0);
+        assert_int_equal(sandbox_test_mounts_in(mountinfo, net, NULL), 0);
+
+        close(hold[1]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_pin_exists(void **state)
 {
         struct fixture *f = *state;
@@ -545,6 +593,7 @@ int main(void)
                 T(test_unpin_twice),
                 T(test_unpin_after_foreign_umount),
                 T(test_unpin_stacked),
+                T(test_unpin_reaches_other_mount_namespaces),
                 T(test_pin_exists),
                 T(test_rollback_sysctl),
                 T(test_rollback_mount),
