@@ -16,6 +16,7 @@ struct ocid_modules;
 struct server_call;
 struct image_store;
 struct image_puller;
+struct lifecycle;
 
 /* What handlers may reach, immutable while the server runs (the objects
  * pointed to are thread-safe). */
@@ -24,6 +25,7 @@ struct server_env {
         const struct ocid_modules *modules;
         struct image_store *images;     /* NULL: the ImageService answers UNAVAILABLE */
         struct image_puller *puller;
+        struct lifecycle *lifecycle;    /* NULL: pod and container calls answer UNAVAILABLE */
 };
 
 /* Runs on a worker thread with the unpacked request. A unary handler calls

@@ -12,12 +12,14 @@ integration_files = \
 	tests/integration/test_cri.py \
 	tests/integration/test_daemon.py \
 	tests/integration/test_images.py \
+	tests/integration/test_pods.py \
 	tests/integration/test_transport.py \
 	tests/integration/images/__init__.py \
 	tests/integration/images/builder.py \
 	tests/integration/images/fakeregistry.py \
 	tests/integration/images/registry.py \
-	tests/integration/images/storage.py
+	tests/integration/images/storage.py \
+	tests/integration/pods/__init__.py
 EXTRA_DIST += $(integration_files)
 
 # The pull benchmark (bench/README.md): run by hand, never by CI. It uses

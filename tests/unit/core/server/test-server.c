@@ -254,16 +254,16 @@ static void test_unimplemented(void **state)
 {
         struct fixture *f = *state;
         struct h2_client *c = connect_client(f);
-        Runtime__V1__RunPodSandboxRequest req = RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__CheckpointContainerRequest req = RUNTIME__V1__CHECKPOINT_CONTAINER_REQUEST__INIT;
         struct h2_response *r;
         int32_t a, b, d;
 
-        a = h2_client_call(c, "/runtime.v1.RuntimeService/RunPodSandbox", &req.base, NULL);
+        a = h2_client_call(c, "/runtime.v1.RuntimeService/CheckpointContainer", &req.base, NULL);
         b = h2_client_call(c, "/runtime.v1.ImageService/StreamImages", &req.base, NULL);
         d = h2_client_call(c, "/runtime.v1.NoSuchService/Version", &req.base, NULL);
         assert_int_equal(h2_client_wait(c, 0, 5000), 0);
         assert_status(h2_client_response(c, a), GRPC_STATUS_UNIMPLEMENTED,
-                      "method RuntimeService/RunPodSandbox is not implemented");
+                      "method RuntimeService/CheckpointContainer is not implemented");
         assert_status(h2_client_response(c, b), GRPC_STATUS_UNIMPLEMENTED,
                       "method ImageService/StreamImages is not implemented");
         r = h2_client_response(c, d);

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The pod sandbox lifecycle: RunPodSandbox, StopPodSandbox,
+ * RemovePodSandbox and the lookups behind PodSandboxStatus and
+ * ListPodSandbox. A pod owns pinned network, IPC and UTS namespaces
+ * (core/sandbox/ns.h), its files (core/sandbox/podfiles.h), its network
+ * attachment (core/network.h) and a record on disk (lifecycle/records.h).
+ * docs/pods.md describes the behaviour. */
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "lifecycle/records.h"
+#include "registry/registry.h"
+#include "server/cri-proto.h"
+
+struct ocid_config;
+struct ocid_error;
+struct ocid_modules;
+
+/* The lifecycle context: what every pod and container call reaches. */
+struct lifecycle {
+        const struct ocid_config *config;
+        const struct ocid_modules *modules;
+        struct ocid_registry *reg;
+};
+
+/* A pod in the registry. `op_lock` serialises stop and remove of the pod
+ * (held across slow steps such as a network teardown); `lock` is held
+ * briefly and guards rec.state and `removed`, which readers (Status, List)
+ * read under it. The other members of rec do not change once the pod is
+ * published. */
+struct lc_pod {
+        struct store_ref ref;
+        pthread_mutex_t op_lock;
+        pthread_mutex_t lock;
+        struct pod_record rec;
+        bool removed;
+};
+
+/* Creates <root>/pods and an empty registry. */
+int lifecycle_new(const struct ocid_config *config, const struct ocid_modules *modules, struct lifecycle **ret,
+                  struct ocid_error **err);
+struct lifecycle *lifecycle_free(struct lifecycle *lc);
+
+/* Validates a PodSandboxConfig as RunPodSandbox needs it: errors are
+ * -EINVAL naming the field ("config.metadata.name"). systemd_cgroups says
+ * which cgroup parent syntax applies. */
+int pod_config_check(const Runtime__V1__PodSandboxConfig *cfg, bool systemd_cgroups, struct ocid_error **err);
+
+/* k8s_<name>_<namespace>_<uid>_<attempt> */
+char *pod_name_from_metadata(const Runtime__V1__PodSandboxMetadata *m);
+
+/* RunPodSandbox. On success ret_id holds the new pod's ID. On failure
+ * everything made so far is undone. */
+int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, const char *runtime_handler,
+            char ret_id[65], struct ocid_error **err);
+
+/* StopPodSandbox: tears the network down, unmounts /dev/shm and unpins the
+ * namespaces; the pod becomes NOTREADY. Idempotent; an unknown ID is
+ * success (the kubelet retries stops of pods that are gone). */
+int pod_stop(struct lifecycle *lc, const char *id, struct ocid_error **err);
+
+/* RemovePodSandbox: stops the pod, then removes its record, its directory
+ * and its registry entries. An unknown ID is success. */
+int pod_remove(struct lifecycle *lc, const char *id, struct ocid_error **err);
+
+/* The pod with that ID or unique ID prefix, with a reference the caller
+ * drops with pod_unref(); NULL with -ENOENT (or -EINVAL / -ENOTUNIQ for a
+ * bad or ambiguous prefix) in *err. */
+struct lc_pod *pod_lookup(struct lifecycle *lc, const char *id, struct ocid_error **err);
+void pod_unref(struct lifecycle *lc, struct lc_pod *pod);
+
+/* Whether a pod record matches a ListPodSandbox filter (NULL: all). The
+ * caller holds the pod's lock. */
+bool pod_matches_filter(const struct pod_record *r, const Runtime__V1__PodSandboxFilter *f);

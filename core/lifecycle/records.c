@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define OCID_LOG_CATEGORY "records"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <ocid/cleanup.h>
+#include <ocid/error.h>
+#include <ocid/fs.h>
+#include <ocid/json.h>
+#include <ocid/util.h>
+
+#include "lifecycle/records.h"
+
+void pod_record_done(struct pod_record *r)
+{
+        if (!r)
+                return;
+        free(r->id);
+        free(r->name);
+        free(r->meta_name);
+        free(r->meta_uid);
+        free(r->meta_namespace);
+        free(r->hostname);
+        free(r->log_directory);
+        free(r->runtime_handler);
+        free(r->cgroup_parent);
+        ocid_strv_free(r->labels);
+        ocid_strv_free(r->annotations);
+        free(r->pod_dir);
+        free(r->netns_path);
+        free(r->ipcns_path);
+        free(r->utsns_path);
+        free(r->shm_path);
+        free(r->port_mappings);
+        free(r->dns);
+        free(r->network);
+        ocid_strv_free(r->ips);
+        free(r->sysctls);
+        memset(r, 0, sizeof(*r));
+}
+
+const char *records_kv_get(char *const *kv, const char *key)
+{
+        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+                if (streq(kv[i], key))
+                        return kv[i + 1];
+        return NULL;
+}
+
+static void put_str(struct json_object *o, const char *key, const char *v)
+{
+        json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+static void put_kv(struct json_object *o, const char *key, char *const *kv)
+{
+        struct json_object *m = json_object_new_object();
+
+        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+                json_object_object_add(m, kv[i], json_object_new_string(kv[i + 1]));
+        json_object_object_add(o, key, m);
+}
+
+/* A JSON text member (network result, mappings) is kept as parsed JSON, so
+ * the record reads as one document. */
+static void put_json_text(struct json_object *o, const char *key, const char *text)
+{
+        json_object_object_add(o, key, text ? json_tokener_parse(text) : NULL);
+}
+
+struct json_object *pod_record_to_json(const struct pod_record *r)
+{
+        struct json_object *o = json_object_new_object();
+        struct json_object *meta = json_object_new_object();
+        struct json_object *ns = json_object_new_object();
+        struct json_object *ips = json_object_new_array();
+
+        json_object_object_add(o, "version", json_object_new_int(RECORDS_VERSION));
+        put_str(o, "id", r->id);
+        put_str(o, "name", r->name);
+        put_str(meta, "name", r->meta_name);
+        put_str(meta, "uid", r->meta_uid);
+        put_str(meta, "namespace", r->meta_namespace);
+        json_object_object_add(meta, "attempt", json_object_new_int64(r->meta_attempt));
+        json_object_object_add(o, "metadata", meta);
+        put_str(o, "hostname", r->hostname);
+        put_str(o, "log_directory", r->log_directory);
+        put_str(o, "runtime_handler", r->runtime_handler);
+        put_str(o, "cgroup_parent", r->cgroup_parent);
+        put_kv(o, "labels", r->labels);
+        put_kv(o, "annotations", r->annotations);
+        json_object_object_add(ns, "network", json_object_new_int(r->ns_network));
+        json_object_object_add(ns, "pid", json_object_new_int(r->ns_pid));
+        json_object_object_add(ns, "ipc", json_object_new_int(r->ns_ipc));
+        put_str(ns, "net_path", r->netns_path);
+        put_str(ns, "ipc_path", r->ipcns_path);
+        put_str(ns, "uts_path", r->utsns_path);
+        json_object_object_add(o, "namespaces", ns);
+        put_str(o, "pod_dir", r->pod_dir);
+        put_str(o, "shm_path", r->shm_path);
+        put_json_text(o, "port_mappings", r->port_mappings);
+        put_json_text(o, "dns", r->dns);
+        put_json_text(o, "network", r->network);
+        for (size_t i = 0; r->ips && r->ips[i]; i++)
+                json_object_array_add(ips, json_object_new_string(r->ips[i]));
+        json_object_object_add(o, "ips", ips);
+        put_json_text(o, "sysctls", r->sysctls);
+        json_object_object_add(o, "created_at", json_object_new_int64(r->created_at));
+        json_object_object_add(o, "state", json_object_new_string(r->state == RECORDS_POD_READY ? "ready" : "notready"));
+        return o;
+}
+
+/* A string member: required ones must be strings, optional ones may be
+ * null or absent (NULL). */
+static int get_str(struct json_object *o, const char *key, bool required, char **ret, struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v) {
+                if (required)
+                        return ocid_error_msg(err, EINVAL, "record member '%s' is missing", key);
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is not a string", key);
+        *ret = xstrdup(json_object_get_string(v));
+        return 0;
+}
+
+static int get_int(struct json_object *o, const char *key, int64_t min, int64_t max, int64_t *ret,
+                   struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+        int64_t x;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not an integer", key);
+        errno = 0;
+        x = json_object_get_int64(v);
+        if (errno != 0 || x < min || x > max)
+                return ocid_error_msg(err, EINVAL, "record member '%s' is out of range", key);
+        *ret = x;
+        return 0;
+}
+
+static int get_kv(struct json_object *o, const char *key, char ***ret, struct ocid_error **err)
+{
+        struct json_object *m = NULL;
+        char **kv = xcalloc(1, sizeof(char *));
+
+        if (!json_object_object_get_ex(o, key, &m) || !json_object_is_type(m, json_type_object)) {
+                ocid_strv_free(kv);
+                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not an object", key);
+        }
+        json_object_object_foreach(m, k, v) {
+                if (!json_object_is_type(v, json_type_string)) {
+                        ocid_strv_free(kv);
+                        return ocid_error_msg(err, EINVAL, "record member '%s.%s' is not a string", key, k);
+                }
+                ocid_strv_push(&kv, k);
+                ocid_strv_push(&kv, json_object_get_string(v));
+        }
+        *ret = kv;
+        return 0;
+}
+
+static int get_json_text(struct json_object *o, const char *key, char **ret)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        return 0;
+}
+
+int pod_record_from_json(struct json_object *obj, struct pod_record *ret, struct ocid_error **err)
+{
+        _cleanup_(pod_record_done) struct pod_record r = { 0 };
+        struct json_object *meta = NULL, *ns = NULL, *ips = NULL, *st = NULL;
+        int64_t x;
+        int q;
+
+        if (!json_object_is_type(obj, json_type_object))
+                return ocid_error_msg(err, EINVAL, "a record must be a JSON object");
+        if ((q = get_int(obj, "version", RECORDS_VERSION, RECORDS_VERSION, &x, err)) < 0)
+                return q;
+        if ((q = get_str(obj, "id", true, &r.id, err)) < 0 || (q = get_str(obj, "name", true, &r.name, err)) < 0)
+                return q;
+        if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_is_type(meta, json_type_object))
+                return ocid_error_msg(err, EINVAL, "record member 'metadata' is missing or not an object");
+        if ((q = get_str(meta, "name", true, &r.meta_name, err)) < 0 ||
+            (q = get_str(meta, "uid", true, &r.meta_uid, err)) < 0 ||
+            (q = get_str(meta, "namespace", true, &r.meta_namespace, err)) < 0 ||
+            (q = get_int(meta, "attempt", 0, UINT32_MAX, &x, err)) < 0)
+                return ocid_error_prefix(err, "metadata");
+        r.meta_attempt = (uint32_t) x;
+        if ((q = get_str(obj, "hostname", false, &r.hostname, err)) < 0 ||
+            (q = get_str(obj, "log_directory", false, &r.log_directory, err)) < 0 ||
+            (q = get_str(obj, "runtime_handler", true, &r.runtime_handler, err)) < 0 ||
+            (q = get_str(obj, "cgroup_parent", false, &r.cgroup_parent, err)) < 0 ||
+            (q = get_kv(obj, "labels", &r.labels, err)) < 0 ||
+            (q = get_kv(obj, "annotations", &r.annotations, err)) < 0)
+                return q;
+        if (!json_object_object_get_ex(obj, "namespaces", &ns) || !json_object_is_type(ns, json_type_object))
+                return ocid_error_msg(err, EINVAL, "record member 'namespaces' is missing or not an object");
+        if ((q = get_int(ns, "network", RECORDS_NS_POD, RECORDS_NS_TARGET, &x, err)) < 0)
+                return q;
+        r.ns_network = (int32_t) x;
+        if ((q = get_int(ns, "pid", RECORDS_NS_POD, RECORDS_NS_TARGET, &x, err)) < 0)
+                return q;
+        r.ns_pid = (int32_t) x;
+        if ((q = get_int(ns, "ipc", RECORDS_NS_POD, RECORDS_NS_TARGET, &x, err)) < 0)
+                return q;
+        r.ns_ipc = (int32_t) x;
+        if ((q = get_str(ns, "net_path", false, &r.netns_path, err)) < 0 ||
+            (q = get_str(ns, "ipc_path", false, &r.ipcns_path, err)) < 0 ||
+            (q = get_str(ns, "uts_path", false, &r.utsns_path, err)) < 0 ||
+            (q = get_str(obj, "pod_dir", true, &r.pod_dir, err)) < 0 ||
+            (q = get_str(obj, "shm_path", false, &r.shm_path, err)) < 0)
+                return q;
+        (void) get_json_text(obj, "port_mappings", &r.port_mappings);
+        (void) get_json_text(obj, "dns", &r.dns);
+        (void) get_json_text(obj, "network", &r.network);
+        (void) get_json_text(obj, "sysctls", &r.sysctls);
+        r.ips = xcalloc(1, sizeof(char *));
+        if (!json_object_object_get_ex(obj, "ips", &ips) || !json_object_is_type(ips, json_type_array))
+                return ocid_error_msg(err, EINVAL, "record member 'ips' is missing or not an array");
+        for (size_t i = 0; i < json_object_array_length(ips); i++) {
+                struct json_object *ip = json_object_array_get_idx(ips, i);
+
+                if (!json_object_is_type(ip, json_type_string))
+                        return ocid_error_msg(err, EINVAL, "record member 'ips[%zu]' is not a string", i);
+                ocid_strv_push(&r.ips, json_object_get_string(ip));
+        }
+        if ((q = get_int(obj, "created_at", 0, INT64_MAX, &r.created_at, err)) < 0)
+                return q;
+        if (!json_object_object_get_ex(obj, "state", &st) || !json_object_is_type(st, json_type_string))
+                return ocid_error_msg(err, EINVAL, "record member 'state' is missing or not a string");
+        if (streq(json_object_get_string(st), "ready"))
+                r.state = RECORDS_POD_READY;
+        else if (streq(json_object_get_string(st), "notready"))
+                r.state = RECORDS_POD_NOTREADY;
+        else
+                return ocid_error_msg(err, EINVAL, "record member 'state' has an unknown value '%s'",
+                                      json_object_get_string(st));
+        *ret = r;
+        memset(&r, 0, sizeof(r));
+        return 0;
+}
+
+char *pod_record_path(const char *root, const char *id)
+{
+        return xasprintf("%s/" RECORDS_PODS_DIR "/%s.json", root, id);
+}
+
+int pod_record_save(const char *root, const struct pod_record *r, struct ocid_error **err)
+{
+        _cleanup_free_ char *dir = ocid_path_join(root, RECORDS_PODS_DIR);
+        _cleanup_free_ char *path = pod_record_path(root, r->id);
+        _cleanup_json_ struct json_object *o = NULL;
+        int q;
+
+        q = ocid_mkdir_p(dir, 0700, err);
+        if (q < 0)
+                return q;
+        o = pod_record_to_json(r);
+        return ocid_json_write_file_atomic(path, o, 0600, err);
+}
+
+int pod_record_load(const char *root, const char *id, struct pod_record *ret, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = pod_record_path(root, id);
+        _cleanup_json_ struct json_object *o = NULL;
+        int q;
+
+        q = ocid_json_read_file(path, RECORDS_MAX_SIZE, &o, err);
+        if (q < 0)
+                return q;
+        q = pod_record_from_json(o, ret, err);
+        if (q < 0)
+                return ocid_error_prefix(err, "'%s'", path);
+        return 0;
+}
+
+int pod_record_remove(const char *root, const char *id, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = pod_record_path(root, id);
+
+        if (unlink(path) < 0 && errno != ENOENT)
+                return ocid_error_set(err, errno, "remove '%s'", path);
+        return 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Pod records: everything the daemon knows about a pod, as it is kept in
+ * memory and written to <root>/pods/<id>.json (atomically: temp file,
+ * fsync, rename, fsync of the directory), so that a restart can restore
+ * the pod (issue 5). docs/pods.md lists the members. */
+
+#include <stdint.h>
+
+struct json_object;
+struct ocid_error;
+
+#define RECORDS_PODS_DIR "pods"
+#define RECORDS_VERSION  1
+/* A record is small; anything bigger is not one of ours. */
+#define RECORDS_MAX_SIZE (UINT64_C(4) << 20)
+
+/* CRI NamespaceMode values, as stored. */
+#define RECORDS_NS_POD       0
+#define RECORDS_NS_CONTAINER 1
+#define RECORDS_NS_NODE      2
+#define RECORDS_NS_TARGET    3
+
+/* CRI PodSandboxState values, as stored. */
+#define RECORDS_POD_READY    0
+#define RECORDS_POD_NOTREADY 1
+
+struct pod_record {
+        char *id;                /* 64 hex characters */
+        char *name;              /* k8s_<name>_<namespace>_<uid>_<attempt>, reserved */
+        char *meta_name, *meta_uid, *meta_namespace;
+        uint32_t meta_attempt;
+        char *hostname;
+        char *log_directory;
+        char *runtime_handler;   /* as requested: "" is the default handler */
+        char *cgroup_parent;
+        char **labels;           /* key, value, key, value..., NULL-terminated; never NULL */
+        char **annotations;      /* the same */
+        int32_t ns_network, ns_pid, ns_ipc;   /* RECORDS_NS_* */
+        char *pod_dir;           /* <runroot>/pods/<id> */
+        char *netns_path, *ipcns_path, *utsns_path;  /* pins; NULL: the host's */
+        char *shm_path;          /* NULL: the host's /dev/shm */
+        char *port_mappings;     /* JSON array given to the network module, or NULL */
+        char *dns;               /* JSON object given to the network module, or NULL */
+        char *network;           /* the network module's result (JSON), or NULL */
+        char **ips;              /* from `network`, primary first; never NULL */
+        char *sysctls;           /* JSON object of the normalised sysctls */
+        int64_t created_at;      /* ns since the epoch */
+        int32_t state;           /* RECORDS_POD_* */
+};
+
+void pod_record_done(struct pod_record *r);
+
+/* The record as a JSON object (a new reference). */
+struct json_object *pod_record_to_json(const struct pod_record *r);
+
+/* Fills *ret from a JSON object; a missing or mistyped member is -EINVAL
+ * naming it. On failure *ret is left empty (nothing to free). */
+int pod_record_from_json(struct json_object *obj, struct pod_record *ret, struct ocid_error **err);
+
+/* <root>/pods/<id>.json */
+char *pod_record_path(const char *root, const char *id);
+
+/* Writes the record atomically (mode 0600), creating <root>/pods. */
+int pod_record_save(const char *root, const struct pod_record *r, struct ocid_error **err);
+
+/* Reads <root>/pods/<id>.json. A missing file is -ENOENT. */
+int pod_record_load(const char *root, const char *id, struct pod_record *ret, struct ocid_error **err);
+
+/* Removes the record. A missing one is success. */
+int pod_record_remove(const char *root, const char *id, struct ocid_error **err);
+
+/* Helpers for the key/value vectors: the value of key, or NULL. */
+const char *records_kv_get(char *const *kv, const char *key);
