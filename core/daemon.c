@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "image/pull.h"
 #include "image/store.h"
+#include "lifecycle/pod.h"
 #include "modules.h"
 #include "server/server.h"
 
@@ -37,6 +38,7 @@ struct daemon {
         struct ocid_modules *modules;
         struct image_store *images;
         struct image_puller *puller;
+        struct lifecycle *lifecycle;
         struct server_env env;
         struct server *server;
         uv_signal_t sig_term, sig_int, sig_hup;
@@ -340,11 +342,15 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
         r = daemon_open_images(&d, err);
         if (r < 0)
                 goto finish;
+        r = lifecycle_new(config, d.modules, &d.lifecycle, err);
+        if (r < 0)
+                goto finish;
         d.env = (struct server_env) {
                 .config = config,
                 .modules = d.modules,
                 .images = d.images,
                 .puller = d.puller,
+                .lifecycle = d.lifecycle,
         };
 
         /* Before the loop's first use of the pool, which reads it once. */
@@ -388,7 +394,9 @@ finish:
         if (listening)
                 (void) unlink(config->listen);
         server_free(d.server);
-        /* No handler runs any more: the images go before their storage. */
+        /* No handler runs any more: the pods (which stay set up, for a
+         * restart to find) and the images go before the modules. */
+        lifecycle_free(d.lifecycle);
         image_puller_free(d.puller);
         image_store_free(d.images);
         modules_free(d.modules);

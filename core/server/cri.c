@@ -16,6 +16,7 @@
 #include "runtime.h"
 #include "server/call.h"
 #include "server/cri-image.h"
+#include "server/cri-pod.h"
 #include "server/cri-proto.h"
 #include "server/cri.h"
 #include "server/methods.h"
@@ -200,6 +201,11 @@ static const struct server_method_impl runtime_service[] = {
         { "Version", cri_version, false },
         { "Status", cri_status, false },
         { "RuntimeConfig", cri_runtime_config, false },
+        { "RunPodSandbox", cri_pod_run, false },
+        { "StopPodSandbox", cri_pod_stop, false },
+        { "RemovePodSandbox", cri_pod_remove, false },
+        { "PodSandboxStatus", cri_pod_status, false },
+        { "ListPodSandbox", cri_pod_list, false },
         { "StreamPodSandboxes", NULL, true },
         { "StreamContainers", NULL, true },
         { "StreamContainerStats", NULL, true },

@@ -14,7 +14,8 @@ from ocid_it import package_version
 # The methods the daemon implements; every other CRI method must answer
 # UNIMPLEMENTED. Grows as the work goes on.
 IMPLEMENTED = {
-    "RuntimeService": {"Version", "Status", "RuntimeConfig"},
+    "RuntimeService": {"Version", "Status", "RuntimeConfig", "RunPodSandbox", "StopPodSandbox",
+                       "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox"},
     "ImageService": {"PullImage", "ListImages", "ImageStatus", "RemoveImage", "ImageFsInfo"},
 }
 

@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define OCID_LOG_CATEGORY "pod"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <ocid/cleanup.h>
+#include <ocid/error.h>
+#include <ocid/fs.h>
+#include <ocid/json.h>
+#include <ocid/log.h>
+#include <ocid/module.h>
+#include <ocid/network.h>
+#include <ocid/util.h>
+
+#include "config.h"
+#include "lifecycle/pod.h"
+#include "modules.h"
+#include "network.h"
+#include "sandbox/ns.h"
+#include "sandbox/podfiles.h"
+#include "spec/sysctl.h"
+
+#define POD_META_MAX 253
+
+static void pod_destroy(struct store_ref *ref)
+{
+        struct lc_pod *pod = store_container_of(ref, struct lc_pod, ref);
+
+        pod_record_done(&pod->rec);
+        pthread_mutex_destroy(&pod->lock);
+        pthread_mutex_destroy(&pod->op_lock);
+        free(pod);
+}
+
+int lifecycle_new(const struct ocid_config *config, const struct ocid_modules *modules, struct lifecycle **ret,
+                  struct ocid_error **err)
+{
+        _cleanup_free_ char *dir = ocid_path_join(config->root, RECORDS_PODS_DIR);
+        struct lifecycle *lc;
+        int r;
+
+        r = ocid_mkdir_p(dir, 0700, err);
+        if (r < 0)
+                return r;
+        lc = xzalloc(sizeof(*lc));
+        lc->config = config;
+        lc->modules = modules;
+        /* Containers come with the next step; until then their store is
+         * never used. */
+        lc->reg = registry_new(offsetof(struct lc_pod, ref), offsetof(struct lc_pod, ref));
+        *ret = lc;
+        return 0;
+}
+
+struct lifecycle *lifecycle_free(struct lifecycle *lc)
+{
+        if (!lc)
+                return NULL;
+        registry_free(lc->reg);
+        free(lc);
+        return NULL;
+}
+
+/* ---- validation ---- */
+
+static int check_meta_field(const char *field, const char *v, struct ocid_error **err)
+{
+        if (!v || !*v)
+                return ocid_error_msg(err, EINVAL, "%s is empty", field);
+        if (strlen(v) > POD_META_MAX)
+                return ocid_error_msg(err, EINVAL, "%s is longer than %d bytes", field, POD_META_MAX);
+        for (const char *p = v; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '/')
+                        return ocid_error_msg(err, EINVAL, "%s '%s' holds a control character or '/'", field, v);
+        return 0;
+}
+
+static int check_abs_path(const char *field, const char *v, struct ocid_error **err)
+{
+        _cleanup_free_ char *copy = NULL;
+        char *save = NULL;
+
+        if (v[0] != '/')
+                return ocid_error_msg(err, EINVAL, "%s '%s' is not an absolute path", field, v);
+        if (strlen(v) >= PATH_MAX)
+                return ocid_error_msg(err, EINVAL, "%s is longer than %d bytes", field, PATH_MAX - 1);
+        copy = xstrdup(v);
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                if (streq(c, ".") || streq(c, ".."))
+                        return ocid_error_msg(err, EINVAL, "%s '%s' holds a '.' or '..' component", field, v);
+                for (const char *p = c; *p; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                                return ocid_error_msg(err, EINVAL, "%s holds a control character", field);
+        }
+        return 0;
+}
+
+static int check_cgroup_parent(const char *v, bool systemd, struct ocid_error **err)
+{
+        if (!*v)
+                return 0;
+        if (systemd) {
+                if (strchr(v, '/') || !ocid_endswith(v, ".slice") || strlen(v) > 255)
+                        return ocid_error_msg(err, EINVAL,
+                                              "config.linux.cgroup_parent '%s' is not a systemd slice name", v);
+                return 0;
+        }
+        return check_abs_path("config.linux.cgroup_parent", v, err);
+}
+
+static int ns_mode_check(const char *field, Runtime__V1__NamespaceMode m, struct ocid_error **err)
+{
+        if (m == RUNTIME__V1__NAMESPACE_MODE__POD || m == RUNTIME__V1__NAMESPACE_MODE__CONTAINER ||
+            m == RUNTIME__V1__NAMESPACE_MODE__NODE)
+                return 0;
+        return ocid_error_msg(err, EINVAL, "%s: mode %d is not valid for a pod", field, (int) m);
+}
+
+static const Runtime__V1__NamespaceOption *pod_ns_options(const Runtime__V1__PodSandboxConfig *cfg)
+{
+        if (cfg->linux && cfg->linux->security_context)
+                return cfg->linux->security_context->namespace_options;
+        return NULL;
+}
+
+int pod_config_check(const Runtime__V1__PodSandboxConfig *cfg, bool systemd_cgroups, struct ocid_error **err)
+{
+        const Runtime__V1__NamespaceOption *nso;
+        struct podfiles_dns dns;
+        int r;
+
+        if (!cfg)
+                return ocid_error_msg(err, EINVAL, "config is missing");
+        if (!cfg->metadata)
+                return ocid_error_msg(err, EINVAL, "config.metadata is missing");
+        if ((r = check_meta_field("config.metadata.name", cfg->metadata->name, err)) < 0 ||
+            (r = check_meta_field("config.metadata.namespace", cfg->metadata->namespace_, err)) < 0 ||
+            (r = check_meta_field("config.metadata.uid", cfg->metadata->uid, err)) < 0)
+                return r;
+        if (cfg->hostname && *cfg->hostname) {
+                r = podfiles_hostname_check(cfg->hostname, err);
+                if (r < 0)
+                        return ocid_error_prefix(err, "config.hostname");
+        }
+        if (cfg->log_directory && *cfg->log_directory) {
+                r = check_abs_path("config.log_directory", cfg->log_directory, err);
+                if (r < 0)
+                        return r;
+        }
+        if (cfg->dns_config) {
+                dns = (struct podfiles_dns) {
+                        cfg->dns_config->servers,  cfg->dns_config->n_servers,
+                        cfg->dns_config->searches, cfg->dns_config->n_searches,
+                        cfg->dns_config->options,  cfg->dns_config->n_options,
+                };
+                r = podfiles_dns_check(&dns, err);
+                if (r < 0)
+                        return ocid_error_prefix(err, "config");
+        }
+        for (size_t i = 0; i < cfg->n_port_mappings; i++) {
+                const Runtime__V1__PortMapping *pm = cfg->port_mappings[i];
+
+                if (pm->container_port < 0 || pm->container_port > 65535 || pm->host_port < 0 ||
+                    pm->host_port > 65535)
+                        return ocid_error_msg(err, EINVAL, "config.port_mappings[%zu]: port out of range", i);
+                if (pm->protocol != RUNTIME__V1__PROTOCOL__TCP && pm->protocol != RUNTIME__V1__PROTOCOL__UDP &&
+                    pm->protocol != RUNTIME__V1__PROTOCOL__SCTP)
+                        return ocid_error_msg(err, EINVAL, "config.port_mappings[%zu]: unknown protocol %d", i,
+                                              (int) pm->protocol);
+        }
+        for (size_t i = 0; i < cfg->n_labels; i++)
+                if (!*cfg->labels[i]->key)
+                        return ocid_error_msg(err, EINVAL, "config.labels: empty key");
+        for (size_t i = 0; i < cfg->n_annotations; i++)
+                if (!*cfg->annotations[i]->key)
+                        return ocid_error_msg(err, EINVAL, "config.annotations: empty key");
+        if (!cfg->linux)
+                return 0;
+        r = check_cgroup_parent(cfg->linux->cgroup_parent ? cfg->linux->cgroup_parent : "", systemd_cgroups, err);
+        if (r < 0)
+                return r;
+        nso = pod_ns_options(cfg);
+        if (nso) {
+                if ((r = ns_mode_check("config.linux.security_context.namespace_options.network", nso->network,
+                                       err)) < 0 ||
+                    (r = ns_mode_check("config.linux.security_context.namespace_options.pid", nso->pid, err)) < 0 ||
+                    (r = ns_mode_check("config.linux.security_context.namespace_options.ipc", nso->ipc, err)) < 0)
+                        return r;
+                if (nso->userns_options && nso->userns_options->mode != RUNTIME__V1__NAMESPACE_MODE__NODE)
+                        return ocid_error_msg(err, EOPNOTSUPP,
+                                              "config.linux.security_context.namespace_options.userns_options: "
+                                              "user namespaces are not supported");
+        }
+        return 0;
+}
+
+char *pod_name_from_metadata(const Runtime__V1__PodSandboxMetadata *m)
+{
+        return xasprintf("k8s_%s_%s_%s_%" PRIu32, m->name, m->namespace_, m->uid, m->attempt);
+}
+
+/* ---- lookups ---- */
+
+struct lc_pod *pod_lookup(struct lifecycle *lc, const char *id, struct ocid_error **err)
+{
+        char full[TRUNCINDEX_ID_LEN + 1];
+        struct lc_pod *pod;
+        int r;
+
+        if (!id || !*id) {
+                (void) ocid_error_msg(err, EINVAL, "pod_sandbox_id is empty");
+                return NULL;
+        }
+        r = truncindex_get(lc->reg->pod_ids, id, full, err);
+        if (r < 0) {
+                if (r == -ENOENT) {
+                        ocid_error_clear(err);
+                        (void) ocid_error_msg(err, ENOENT, "pod sandbox '%s' not found", id);
+                }
+                return NULL;
+        }
+        pod = store_get(lc->reg->pods, full);
+        if (!pod)
+                (void) ocid_error_msg(err, ENOENT, "pod sandbox '%s' not found", id);
+        return pod;
+}
+
+void pod_unref(struct lifecycle *lc, struct lc_pod *pod)
+{
+        store_unref(lc->reg->pods, pod);
+}
+
+bool pod_matches_filter(const struct pod_record *r, const Runtime__V1__PodSandboxFilter *f)
+{
+        if (!f)
+                return true;
+        if (f->id && *f->id && !ocid_startswith(r->id, f->id))
+                return false;
+        if (f->state && (int32_t) f->state->state != r->state)
+                return false;
+        for (size_t i = 0; i < f->n_label_selector; i++) {
+                const char *v = records_kv_get(r->labels, f->label_selector[i]->key);
+
+                if (!v || !streq(v, f->label_selector[i]->value))
+                        return false;
+        }
+        return true;
+}
+
+/* ---- run ---- */
+
+static char **kv_from_entries(size_t n, Runtime__V1__PodSandboxConfig__LabelsEntry *const *e)
+{
+        char **kv = xcalloc(1, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++) {
+                ocid_strv_push(&kv, e[i]->key);
+                ocid_strv_push(&kv, e[i]->value);
+        }
+        return kv;
+}
+
+static char *port_mappings_json(const Runtime__V1__PodSandboxConfig *cfg)
+{
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+        static const char *const proto[] = { "tcp", "udp", "sctp" };
+
+        if (cfg->n_port_mappings == 0)
+                return NULL;
+        for (size_t i = 0; i < cfg->n_port_mappings; i++) {
+                const Runtime__V1__PortMapping *pm = cfg->port_mappings[i];
+                struct json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "hostPort", json_object_new_int(pm->host_port));
+                json_object_object_add(o, "containerPort", json_object_new_int(pm->container_port));
+                json_object_object_add(o, "protocol", json_object_new_string(proto[pm->protocol]));
+                if (pm->host_ip && *pm->host_ip)
+                        json_object_object_add(o, "hostIP", json_object_new_string(pm->host_ip));
+                json_object_array_add(a, o);
+        }
+        return xstrdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+}
+
+static struct json_object *strv_json(char *const *v, size_t n)
+{
+        struct json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(a, json_object_new_string(v[i]));
+        return a;
+}
+
+static char *dns_json(const Runtime__V1__PodSandboxConfig *cfg)
+{
+        _cleanup_json_ struct json_object *o = NULL;
+        const Runtime__V1__DNSConfig *d = cfg->dns_config;
+
+        if (!d)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "servers", strv_json(d->servers, d->n_servers));
+        json_object_object_add(o, "searches", strv_json(d->searches, d->n_searches));
+        json_object_object_add(o, "options", strv_json(d->options, d->n_options));
+        return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+}
+
+static void network_pod_fill(const struct pod_record *rec, struct ocid_network_pod *np)
+{
+        *np = (struct ocid_network_pod) {
+                .size = sizeof(*np),
+                .id = rec->id,
+                .name = rec->meta_name,
+                .namespace_ = rec->meta_namespace,
+                .uid = rec->meta_uid,
+                .netns_path = rec->netns_path,
+                .port_mappings = rec->port_mappings,
+                .dns = rec->dns,
+                .cgroup_parent = rec->cgroup_parent && *rec->cgroup_parent ? rec->cgroup_parent : NULL,
+        };
+}
+
+static int write_hosts(const struct pod_record *rec, struct ocid_error **err)
+{
+        struct podfiles_hosts h = {
+                .base = rec->ns_network == RECORDS_NS_NODE ? PODFILES_HOST_HOSTS : NULL,
+                .hostname = rec->ns_network == RECORDS_NS_NODE ? NULL : rec->hostname,
+                .pod_ips = rec->ips,
+                .n_pod_ips = ocid_strv_length(rec->ips),
+        };
+
+        return podfiles_write_hosts(rec->pod_dir, &h, err);
+}
+
+/* Undoes the network, the mounts, the pins and the pod directory of a
+ * record, in that order; each step is idempotent. Returns the first error
+ * and carries on with the rest, so a retry finds less to do. */
+static int pod_teardown(struct lifecycle *lc, struct pod_record *rec, bool remove_dir, struct ocid_error **err)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int first = 0, r;
+
+#define KEEP_FIRST(call)                                \
+        do {                                            \
+                r = (call);                             \
+                if (r < 0 && first == 0) {              \
+                        first = r;                      \
+                        *err = TAKE_PTR(e);             \
+                }                                       \
+                ocid_error_clear(&e);                   \
+        } while (0)
+
+        if (rec->ns_network != RECORDS_NS_NODE && lc->modules && lc->modules->network) {
+                struct ocid_network_pod np;
+
+                network_pod_fill(rec, &np);
+                KEEP_FIRST(network_pod_teardown(lc->modules->network, &np, &e));
+        }
+        if (rec->pod_dir) {
+                KEEP_FIRST(podfiles_unmount_shm(rec->pod_dir, &e));
+                KEEP_FIRST(ns_unpin(rec->pod_dir, &e));
+                if (remove_dir && first == 0)
+                        KEEP_FIRST(ocid_rm_rf(rec->pod_dir, &e));
+        }
+#undef KEEP_FIRST
+        return first;
+}
+
+int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, const char *runtime_handler,
+            char ret_id[65], struct ocid_error **err)
+{
+        const struct ocid_config *config = lc->config;
+        _cleanup_error_ struct ocid_error *undo = NULL;
+        _cleanup_json_ struct json_object *sysctls = json_object_new_object();
+        _cleanup_free_ struct ns_sysctl *ns_sysctls = NULL;
+        const Runtime__V1__NamespaceOption *nso;
+        struct ocid_network_pod np;
+        struct network_result net = { 0 };
+        struct ns_pin_config pin = { 0 };
+        struct lc_pod *pod = NULL;
+        struct pod_record *rec;
+        bool reserved = false, dir_made = false, net_up = false, saved = false, indexed = false;
+        size_t n = 0;
+        int r;
+
+        r = pod_config_check(cfg, config->cgroup_manager && streq(config->cgroup_manager, "systemd"), err);
+        if (r < 0)
+                return r;
+        if (!runtime_handler)
+                runtime_handler = "";
+        if (!lc->modules || !modules_find_handler(lc->modules, runtime_handler))
+                return ocid_error_msg(err, EINVAL, "runtime_handler: no runtime handler '%s' is configured",
+                                      runtime_handler);
+
+        pod = xzalloc(sizeof(*pod));
+        store_ref_init(&pod->ref, pod_destroy);
+        pthread_mutex_init(&pod->lock, NULL);
+        pthread_mutex_init(&pod->op_lock, NULL);
+        rec = &pod->rec;
+        rec->id = xzalloc(65);
+        r = ocid_random_id(rec->id, err);
+        if (r < 0)
+                goto fail;
+        rec->name = pod_name_from_metadata(cfg->metadata);
+        rec->meta_name = xstrdup(cfg->metadata->name);
+        rec->meta_uid = xstrdup(cfg->metadata->uid);
+        rec->meta_namespace = xstrdup(cfg->metadata->namespace_);
+        rec->meta_attempt = cfg->metadata->attempt;
+        rec->log_directory = xstrdup(cfg->log_directory && *cfg->log_directory ? cfg->log_directory : NULL);
+        rec->runtime_handler = xstrdup(runtime_handler);
+        rec->cgroup_parent = xstrdup(cfg->linux && cfg->linux->cgroup_parent ? cfg->linux->cgroup_parent : "");
+        rec->labels = kv_from_entries(cfg->n_labels, cfg->labels);
+        rec->annotations = kv_from_entries(cfg->n_annotations,
+                                           (Runtime__V1__PodSandboxConfig__LabelsEntry *const *) cfg->annotations);
+        nso = pod_ns_options(cfg);
+        rec->ns_network = nso ? (int32_t) nso->network : RECORDS_NS_POD;
+        rec->ns_pid = nso ? (int32_t) nso->pid : RECORDS_NS_CONTAINER;
+        rec->ns_ipc = nso ? (int32_t) nso->ipc : RECORDS_NS_POD;
+        rec->port_mappings = port_mappings_json(cfg);
+        rec->dns = dns_json(cfg);
+        rec->ips = xcalloc(1, sizeof(char *));
+        rec->created_at = ocid_now_realtime_ns();
+        rec->state = RECORDS_POD_READY;
+
+        /* A pod sharing one PID namespace between its containers needs an
+         * infra process to own it: not available yet. */
+        if (rec->ns_pid == RECORDS_NS_POD) {
+                r = ocid_error_msg(err, EOPNOTSUPP,
+                                   "config.linux.security_context.namespace_options.pid: a shared pod PID "
+                                   "namespace needs an infra container, which ocid does not run yet");
+                goto fail;
+        }
+
+        /* Sysctls: namespaced ones only, for the namespaces the pod owns. */
+        if (cfg->linux) {
+                for (size_t i = 0; i < cfg->linux->n_sysctls; i++) {
+                        r = sysctl_add(sysctls, cfg->linux->sysctls[i]->key, cfg->linux->sysctls[i]->value,
+                                       rec->ns_network == RECORDS_NS_NODE, rec->ns_ipc == RECORDS_NS_NODE, err);
+                        if (r < 0) {
+                                r = ocid_error_prefix(err, "config.linux.sysctls");
+                                goto fail;
+                        }
+                }
+        }
+        rec->sysctls = xstrdup(json_object_to_json_string_ext(sysctls, JSON_C_TO_STRING_PLAIN));
+        ns_sysctls = xcalloc((size_t) json_object_object_length(sysctls) + 1, sizeof(*ns_sysctls));
+        json_object_object_foreach(sysctls, key, val) {
+                ns_sysctls[n].key = key;
+                ns_sysctls[n].value = json_object_get_string(val);
+                n++;
+        }
+
+        if (rec->ns_network == RECORDS_NS_NODE) {
+                char host[HOST_NAME_MAX + 1] = { 0 };
+
+                if (gethostname(host, sizeof(host) - 1) < 0) {
+                        r = ocid_error_set(err, errno, "gethostname");
+                        goto fail;
+                }
+                rec->hostname = xstrdup(host);
+        } else {
+                rec->hostname = xstrdup(cfg->hostname && *cfg->hostname ? cfg->hostname : cfg->metadata->name);
+                r = podfiles_hostname_check(rec->hostname, err);
+                if (r < 0) {
+                        r = ocid_error_prefix(err, "hostname");
+                        goto fail;
+                }
+        }
+
+        r = names_reserve(lc->reg->pod_names, rec->name, rec->id, err);
+        if (r < 0)
+                goto fail;
+        reserved = true;
+
+        if (rec->log_directory) {
+                r = ocid_mkdir_p(rec->log_directory, 0755, err);
+                if (r < 0)
+                        goto fail;
+        }
+
+        r = ns_pod_dir_create(config->runroot, rec->id, &rec->pod_dir, err);
+        if (r < 0)
+                goto fail;
+        dir_made = true;
+
+        if (rec->ns_network != RECORDS_NS_NODE)
+                pin.flags |= NS_NET | NS_UTS;
+        if (rec->ns_ipc != RECORDS_NS_NODE)
+                pin.flags |= NS_IPC;
+        pin.hostname = (pin.flags & NS_UTS) ? rec->hostname : NULL;
+        pin.sysctls = ns_sysctls;
+        pin.n_sysctls = n;
+        if (pin.flags) {
+                r = ns_pin(rec->pod_dir, &pin, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (pin.flags & NS_NET)
+                rec->netns_path = ns_pin_path(rec->pod_dir, NS_NET);
+        if (pin.flags & NS_IPC)
+                rec->ipcns_path = ns_pin_path(rec->pod_dir, NS_IPC);
+        if (pin.flags & NS_UTS)
+                rec->utsns_path = ns_pin_path(rec->pod_dir, NS_UTS);
+
+        r = podfiles_write_hostname(rec->pod_dir, rec->hostname, err);
+        if (r < 0)
+                goto fail;
+        {
+                struct podfiles_dns dns = { 0 };
+
+                if (cfg->dns_config)
+                        dns = (struct podfiles_dns) {
+                                cfg->dns_config->servers,  cfg->dns_config->n_servers,
+                                cfg->dns_config->searches, cfg->dns_config->n_searches,
+                                cfg->dns_config->options,  cfg->dns_config->n_options,
+                        };
+                r = podfiles_write_resolv_conf(rec->pod_dir, cfg->dns_config ? &dns : NULL, NULL, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (rec->ns_ipc != RECORDS_NS_NODE) {
+                r = podfiles_mount_shm(rec->pod_dir, 0, &rec->shm_path, err);
+                if (r < 0)
+                        goto fail;
+        }
+
+        if (rec->ns_network != RECORDS_NS_NODE) {
+                if (!lc->modules->network) {
+                        r = ocid_error_msg(err, EOPNOTSUPP, "no network module is loaded");
+                        goto fail;
+                }
+                network_pod_fill(rec, &np);
+                r = network_pod_setup(lc->modules->network, &np, &net, err);
+                if (r < 0)
+                        goto fail;
+                net_up = true;
+                rec->network = TAKE_PTR(net.json);
+                ocid_strv_free(rec->ips);
+                rec->ips = TAKE_PTR(net.ips);
+                network_result_done(&net);
+        }
+        r = write_hosts(rec, err);
+        if (r < 0)
+                goto fail;
+
+        r = pod_record_save(config->root, rec, err);
+        if (r < 0)
+                goto fail;
+        saved = true;
+        r = truncindex_add(lc->reg->pod_ids, rec->id, err);
+        if (r < 0)
+                goto fail;
+        indexed = true;
+        r = store_add(lc->reg->pods, rec->id, pod, err);
+        if (r < 0)
+                goto fail;
+
+        memcpy(ret_id, rec->id, 65);
+        store_unref(lc->reg->pods, pod);
+        return 0;
+
+fail:
+        if (indexed)
+                (void) truncindex_delete(lc->reg->pod_ids, rec->id, NULL);
+        if (saved)
+                (void) pod_record_remove(config->root, rec->id, NULL);
+        if (dir_made) {
+                if (!net_up)
+                        rec->ns_network = RECORDS_NS_NODE;   /* nothing to tear down */
+                if (pod_teardown(lc, rec, true, &undo) < 0)
+                        ocid_log(OCID_LOG_WARNING, "pod '%s': rollback incomplete: %s", rec->id,
+                                 ocid_error_message(&undo));
+        }
+        if (reserved)
+                (void) names_release(lc->reg->pod_names, rec->name, NULL);
+        store_ref_put(&pod->ref);
+        return r;
+}
+
+/* ---- stop and remove ---- */
+
+/* With the pod's op_lock held. */
+static int pod_stop_locked(struct lifecycle *lc, struct lc_pod *pod, struct ocid_error **err)
+{
+        struct pod_record *rec = &pod->rec;
+        int r;
+
+        /* Each teardown step is idempotent, so a stop of a NOTREADY pod
+         * redoes them cheaply: a failed earlier stop is finished this way. */
+        r = pod_teardown(lc, rec, false, err);
+        if (r < 0)
+                return ocid_error_prefix(err, "stop pod sandbox '%s'", rec->id);
+        pthread_mutex_lock(&pod->lock);
+        if (rec->state != RECORDS_POD_NOTREADY) {
+                rec->state = RECORDS_POD_NOTREADY;
+                r = pod_record_save(lc->config->root, rec, err);
+        }
+        pthread_mutex_unlock(&pod->lock);
+        if (r < 0)
+                return ocid_error_prefix(err, "stop pod sandbox '%s'", rec->id);
+        return 0;
+}
+
+int pod_stop(struct lifecycle *lc, const char *id, struct ocid_error **err)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct lc_pod *pod;
+        int r;
+
+        pod = pod_lookup(lc, id, &e);
+        if (!pod) {
+                if (ocid_error_code(&e) == ENOENT)
+                        return 0;
+                *err = TAKE_PTR(e);
+                return -(*err)->code;
+        }
+        pthread_mutex_lock(&pod->op_lock);
+        r = pod->removed ? 0 : pod_stop_locked(lc, pod, err);
+        pthread_mutex_unlock(&pod->op_lock);
+        pod_unref(lc, pod);
+        return r;
+}
+
+int pod_remove(struct lifecycle *lc, const char *id, struct ocid_error **err)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct lc_pod *pod;
+        int r;
+
+        pod = pod_lookup(lc, id, &e);
+        if (!pod) {
+                if (ocid_error_code(&e) == ENOENT)
+                        return 0;
+                *err = TAKE_PTR(e);
+                return -(*err)->code;
+        }
+        pthread_mutex_lock(&pod->op_lock);
+        if (pod->removed) {
+                pthread_mutex_unlock(&pod->op_lock);
+                pod_unref(lc, pod);
+                return 0;
+        }
+        r = pod_stop_locked(lc, pod, err);
+        if (r >= 0 && pod->rec.pod_dir) {
+                r = ocid_rm_rf(pod->rec.pod_dir, err);
+                if (r < 0)
+                        r = ocid_error_prefix(err, "remove pod sandbox '%s'", pod->rec.id);
+        }
+        if (r >= 0)
+                r = pod_record_remove(lc->config->root, pod->rec.id, err);
+        if (r >= 0) {
+                pthread_mutex_lock(&pod->lock);
+                pod->removed = true;
+                pthread_mutex_unlock(&pod->lock);
+                (void) store_remove(lc->reg->pods, pod->rec.id, NULL);
+                (void) truncindex_delete(lc->reg->pod_ids, pod->rec.id, NULL);
+                (void) names_release_id(lc->reg->pod_names, pod->rec.id);
+        }
+        pthread_mutex_unlock(&pod->op_lock);
+        pod_unref(lc, pod);
+        return r;
+}
