@@ -5,7 +5,8 @@
 MODULE_CF = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(JSONC_CFLAGS) -fvisibility=hidden
 MODULE_LIBS = lib/libocid.la $(LIBCONFIG_LIBS) $(JSONC_LIBS)
 # The OCI runtime modules share the command-line driver, compiled into each.
-OCI_COMMON_SOURCES = modules/oci-common/oci-cli.c modules/oci-common/oci-cli.h
+OCI_COMMON_SOURCES = modules/oci-common/oci-cli.c modules/oci-common/oci-cli.h \
+	modules/oci-common/oci-conmon.c modules/oci-common/oci-ops.c
 
 # Module unit tests load the built modules through the core loader; a test
 # that mocks a library call with -Wl,--wrap links the module's source

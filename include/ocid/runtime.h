@@ -156,10 +156,11 @@ struct ocid_runtime_ops {
                      const struct ocid_runtime_container *c, struct ocid_runtime_state *ret,
                      struct ocid_error **err);
         /* Runs a process in the running container and waits for it.
-         * process_json is an OCI runtime-spec "process" object; its members
-         * replace those of the bundle's config.json process (so that "args"
-         * alone runs with the container's user, environment and working
-         * directory); it never gets a terminal. stdout and stderr are
+         * process_json is an OCI runtime-spec "process" object with at
+         * least "args"; its members replace those of the bundle's
+         * config.json process (so that "args" alone runs with the
+         * container's user, environment and working directory); it never
+         * gets a terminal. stdout and stderr are
          * captured apart, each up to max_output bytes (0: 16 MiB). With
          * timeout_ms > 0 the process and its process group are killed when
          * it runs longer, and reaped before the op returns (orphans it

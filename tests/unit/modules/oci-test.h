@@ -176,3 +176,1017 @@ static void test_oci_ready(void **state)
         cmocka_unit_test_setup_teardown(test_oci_not_executable, oci_setup, oci_teardown),  \
         cmocka_unit_test_setup_teardown(test_oci_version_fails, oci_setup, oci_teardown),   \
         cmocka_unit_test_setup_teardown(test_oci_ready, oci_setup, oci_teardown)
+
+/* Containers with the real runtime and Debian's conmon, as root: small
+ * bundles whose rootfs is busybox-static with a few applet links, cgroups
+ * under a parent of the test's own, everything removed again whatever
+ * happens. Each test skips when not root or when the runtime, conmon or
+ * busybox is missing. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+static const char *oci_runtime_path;    /* set by the test's main() */
+static const char *oci_rt_unavailable;  /* why the container tests skip, or NULL */
+
+#define OCI_CONMON "/usr/bin/conmon"
+#define OCI_BUSYBOX "/bin/busybox"
+#define OCI_MAX_CTRS 8
+
+struct oci_ctr {
+        char id[65];
+        char *bundle, *persist, *log;
+        struct ocid_runtime_container c;
+};
+
+struct oci_rt {
+        char *dir, *rootfs, *root, *exits, *cgparent;
+        struct ocid_module *m;
+        struct modules_handler h;
+        struct oci_ctr *ctrs[OCI_MAX_CTRS];
+        size_t n;
+};
+
+static char *oci_rt_args_v(const char *first, va_list ap)
+{
+        _cleanup_json_ struct json_object *a = json_object_new_array();
+
+        for (const char *s = first; s; s = va_arg(ap, const char *))
+                json_object_array_add(a, json_object_new_string(s));
+        return xstrdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+}
+
+/* A JSON array of the arguments. */
+static char *oci_rt_args(const char *first, ...)
+{
+        va_list ap;
+        char *s;
+
+        va_start(ap, first);
+        s = oci_rt_args_v(first, ap);
+        va_end(ap);
+        return s;
+}
+
+static char *oci_rt_read(const char *path)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        char *text = NULL;
+
+        if (ocid_read_file(path, 64 * 1024 * 1024, &text, NULL, &e) < 0)
+                return NULL;
+        return text;
+}
+
+static void oci_rt_copy_file(const char *from, const char *to, mode_t mode)
+{
+        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int out = -1;
+        char buf[65536];
+        ssize_t n;
+
+        assert_true(in >= 0);
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        assert_true(out >= 0);
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                assert_int_equal(ocid_write_all(out, buf, (size_t) n), 0);
+        assert_int_equal(n, 0);
+}
+
+static int oci_rt_setup(void **state)
+{
+        static const char *const applets[] = { "sh", "sleep", "cat", "echo", "ls", "id", "ps", "yes", "head",
+                                               "tr", "printf", "kill", "pwd", "true", NULL };
+        struct oci_rt *t;
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *bin = NULL, *busybox = NULL;
+        char rnd[65];
+
+        *state = NULL;
+        if (geteuid() != 0)
+                oci_rt_unavailable = "not root";
+        else if (access(oci_runtime_path, X_OK) < 0)
+                oci_rt_unavailable = "no runtime binary";
+        else if (access(OCI_CONMON, X_OK) < 0)
+                oci_rt_unavailable = "no conmon";
+        else if (access(OCI_BUSYBOX, X_OK) < 0)
+                oci_rt_unavailable = "no busybox";
+        if (oci_rt_unavailable)
+                return 0;
+
+        (void) test_env_dir("OCID_MODULE_DIR");
+        t = xzalloc(sizeof(*t));
+        t->dir = test_tmpdir_new();
+        assert_int_equal(chmod(t->dir, 0755), 0);
+        t->rootfs = ocid_path_join(t->dir, "rootfs");
+        t->root = ocid_path_join(t->dir, "state");
+        t->exits = ocid_path_join(t->dir, "exits");
+        assert_int_equal(ocid_random_id(rnd, &e), 0);
+        t->cgparent = xasprintf("/ocid-test-%.16s", rnd);
+        bin = ocid_path_join(t->rootfs, "bin");
+        assert_int_equal(ocid_mkdir_p(bin, 0755, &e), 0);
+        for (const char *const *d = (const char *const[]){ "proc", "dev", "tmp", "root", "etc", NULL }; *d; d++) {
+                _cleanup_free_ char *p = ocid_path_join(t->rootfs, *d);
+
+                assert_int_equal(mkdir(p, 0755), 0);
+        }
+        busybox = ocid_path_join(bin, "busybox");
+        oci_rt_copy_file(OCI_BUSYBOX, busybox, 0755);
+        for (size_t i = 0; applets[i]; i++) {
+                _cleanup_free_ char *link = ocid_path_join(bin, applets[i]);
+
+                assert_int_equal(symlink("busybox", link), 0);
+        }
+        assert_int_equal(mkdir(t->exits, 0700), 0);
+        t->m = test_module_start(oci_module_name, NULL);
+        t->h = (struct modules_handler){
+                .h = { .size = sizeof(t->h.h), .name = "rt", .path = oci_runtime_path, .root = t->root,
+                       .monitor = OCI_CONMON },
+                .module = t->m,
+        };
+        *state = t;
+        return 0;
+}
+
+static struct oci_rt *oci_rt_get(void **state)
+{
+        if (!*state) {
+                print_message("skipping: %s\n", oci_rt_unavailable ? oci_rt_unavailable : "no fixture");
+                skip();
+        }
+        return *state;
+}
+
+/* Writes the bundle's config.json: args (a JSON array) in a read-only
+ * busybox rootfs, cgroups at <cgparent>/<id>, resources_extra (",..." JSON
+ * members) added to linux.resources. */
+static void oci_rt_write_config(struct oci_rt *t, struct oci_ctr *x, const char *args, const char *resources_extra,
+                                const char *rootfs)
+{
+        _cleanup_free_ char *oom = oci_rt_read("/proc/self/oom_score_adj"), *config = NULL;
+        _cleanup_free_ char *path = ocid_path_join(x->bundle, "config.json");
+        const char *caps = "[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\",\"CAP_FOWNER\",\"CAP_KILL\",\"CAP_SETGID\","
+                           "\"CAP_SETUID\",\"CAP_NET_BIND_SERVICE\"]";
+        _cleanup_error_ struct ocid_error *e = NULL;
+
+        /* Root lacks CAP_SYS_RESOURCE here: never below our own score. */
+        assert_non_null(oom);
+        config = xasprintf(
+                "{\"ociVersion\":\"1.0.2\","
+                "\"process\":{\"terminal\":false,\"user\":{\"uid\":0,\"gid\":0},\"args\":%s,"
+                "\"env\":[\"PATH=/bin\",\"HOME=/root\"],\"cwd\":\"/\","
+                "\"capabilities\":{\"bounding\":%s,\"effective\":%s,\"permitted\":%s},"
+                "\"noNewPrivileges\":true,\"oomScoreAdj\":%d},"
+                "\"root\":{\"path\":\"%s\",\"readonly\":true},\"hostname\":\"ocid-test\","
+                "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+                "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+                "\"options\":[\"nosuid\",\"mode=755\",\"size=65536k\"]},"
+                "{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+                "\"options\":[\"nosuid\",\"nodev\",\"size=65536k\"]}],"
+                "\"linux\":{\"cgroupsPath\":\"%s/%s\","
+                "\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]%s},"
+                "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},"
+                "{\"type\":\"network\"}]}}",
+                args, caps, caps, caps, atoi(oom), rootfs ? rootfs : t->rootfs, t->cgparent, x->id,
+                resources_extra ? resources_extra : "");
+        assert_int_equal(ocid_write_file_atomic(path, config, strlen(config), 0644, &e), 0);
+}
+
+/* A new container (not created yet) running args. */
+static struct oci_ctr *oci_rt_new(struct oci_rt *t, const char *args, const char *resources_extra)
+{
+        struct oci_ctr *x = xzalloc(sizeof(*x));
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *logs = ocid_path_join(t->dir, "logs"), *name = NULL;
+
+        assert_true(t->n < OCI_MAX_CTRS);
+        assert_int_equal(ocid_random_id(x->id, &e), 0);
+        name = xasprintf("bundle-%.12s", x->id);
+        x->bundle = ocid_path_join(t->dir, name);
+        free(name);
+        name = xasprintf("persist-%.12s", x->id);
+        x->persist = ocid_path_join(t->dir, name);
+        free(name);
+        name = xasprintf("%.12s.log", x->id);
+        x->log = ocid_path_join(logs, name);
+        assert_int_equal(ocid_mkdir_p(x->bundle, 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(x->persist, 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(logs, 0700, &e), 0);
+        x->c = (struct ocid_runtime_container){
+                .size = sizeof(x->c), .id = x->id, .name = "test", .bundle = x->bundle, .persist_dir = x->persist,
+                .log_path = x->log, .exit_dir = t->exits,
+        };
+        oci_rt_write_config(t, x, args, resources_extra, NULL);
+        t->ctrs[t->n++] = x;
+        return x;
+}
+
+static int32_t oci_rt_create(struct oci_rt *t, struct oci_ctr *x)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int32_t pid = 0;
+        int r;
+
+        r = runtime_create(&t->h, &x->c, 30000, &pid, &e);
+        assert_no_error(r, e);
+        assert_true(pid > 0);
+        return pid;
+}
+
+static void oci_rt_start(struct oci_rt *t, struct oci_ctr *x)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int r;
+
+        r = runtime_start(&t->h, &x->c, &e);
+        assert_no_error(r, e);
+}
+
+/* A running container: create and start. */
+static struct oci_ctr *oci_rt_run(struct oci_rt *t, const char *args, const char *resources_extra)
+{
+        struct oci_ctr *x = oci_rt_new(t, args, resources_extra);
+
+        (void) oci_rt_create(t, x);
+        oci_rt_start(t, x);
+        return x;
+}
+
+static struct ocid_runtime_state oci_rt_state(struct oci_rt *t, struct oci_ctr *x)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct ocid_runtime_state st = { 0 };
+        int r;
+
+        r = runtime_state(&t->h, &x->c, &st, &e);
+        assert_no_error(r, e);
+        return st;
+}
+
+static void oci_rt_assert_gone(struct oci_rt *t, struct oci_ctr *x)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct ocid_runtime_state st = { 0 };
+        int r;
+
+        r = runtime_state(&t->h, &x->c, &st, &e);
+        assert_error(r, e, ENOENT, "does not exist");
+}
+
+static void oci_rt_sleep_ms(int ms)
+{
+        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000 };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* The exit status conmon wrote to <exits>/<id>, waiting up to 20 s. */
+static int oci_rt_wait_exit(struct oci_rt *t, struct oci_ctr *x)
+{
+        _cleanup_free_ char *path = ocid_path_join(t->exits, x->id);
+
+        for (int i = 0; i < 2000; i++) {
+                _cleanup_free_ char *text = oci_rt_read(path);
+                int64_t v;
+
+                if (text && ocid_parse_int64(text, &v) == 0)
+                        return (int) v;
+                oci_rt_sleep_ms(10);
+        }
+        fail_msg("no exit file for '%s'", x->id);
+        return -1;
+}
+
+/* The log's content once it contains needle, waiting up to 20 s. */
+static char *oci_rt_wait_log(const char *path, const char *needle)
+{
+        for (int i = 0; i < 2000; i++) {
+                char *text = oci_rt_read(path);
+
+                if (text && strstr(text, needle))
+                        return text;
+                free(text);
+                oci_rt_sleep_ms(10);
+        }
+        fail_msg("'%s' never contained '%s'", path, needle);
+        return NULL;
+}
+
+/* True when the log has the record "<RFC 3339 time with ns> <stream> <tag>
+ * <text>" on a line of its own. */
+static bool oci_rt_log_has(const char *log, const char *stream, char tag, const char *text)
+{
+        _cleanup_free_ char *tail = xasprintf(" %s %c %s\n", stream, tag, text);
+
+        for (const char *line = log; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                const char *p = line;
+                int y, mo, d, h, mi, s, n = 0;
+
+                if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 || n != 20)
+                        continue;
+                p += n;
+                for (int i = 0; i < 9; i++, p++)
+                        if (*p < '0' || *p > '9')
+                                goto next;
+                if (*p == 'Z')
+                        p++;
+                else if ((*p == '+' || *p == '-') && p[3] == ':')
+                        p += 6;
+                else
+                        continue;
+                if (strncmp(p, tail, strlen(tail)) == 0)
+                        return true;
+next:;
+        }
+        return false;
+}
+
+/* The content of a cgroup v1 file of the container, trimmed. */
+static char *oci_rt_cgroup(struct oci_rt *t, struct oci_ctr *x, const char *controller, const char *file)
+{
+        _cleanup_free_ char *path = xasprintf("/sys/fs/cgroup/%s%s/%s/%s", controller, t->cgparent, x->id, file);
+        char *text = oci_rt_read(path);
+        size_t len;
+
+        assert_non_null(text);
+        len = strlen(text);
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+                text[--len] = '\0';
+        return text;
+}
+
+/* The conmon pid file's process, when it is alive (not a zombie). */
+static pid_t oci_rt_conmon(struct oci_ctr *x)
+{
+        _cleanup_free_ char *path = ocid_path_join(x->persist, "conmon.pid"), *text = oci_rt_read(path);
+        _cleanup_free_ char *stat_path = NULL, *stat = NULL;
+        int64_t pid;
+        const char *p;
+
+        if (!text || ocid_parse_int64(text, &pid) < 0 || pid <= 1)
+                return 0;
+        stat_path = xasprintf("/proc/%lld/stat", (long long) pid);
+        stat = oci_rt_read(stat_path);
+        if (!stat || !(p = strrchr(stat, ')')) || p[2] == 'Z' || !strstr(stat, "(conmon)"))
+                return 0;
+        return (pid_t) pid;
+}
+
+/* Waits up to 5 s for x's conmon to be gone. */
+static void oci_rt_assert_conmon_gone(struct oci_ctr *x)
+{
+        for (int i = 0; i < 500 && oci_rt_conmon(x) > 0; i++)
+                oci_rt_sleep_ms(10);
+        assert_int_equal(oci_rt_conmon(x), 0);
+}
+
+/* Removes the container's cgroups and its parent from every hierarchy. */
+static void oci_rt_remove_cgroups(struct oci_rt *t)
+{
+        _cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *parent = NULL;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                parent = xasprintf("/sys/fs/cgroup/%s%s", de->d_name, t->cgparent);
+                for (size_t i = 0; i < t->n; i++) {
+                        _cleanup_free_ char *cg = xasprintf("%s/%s", parent, t->ctrs[i]->id);
+
+                        (void) rmdir(cg);
+                }
+                (void) rmdir(parent);
+        }
+}
+
+static int oci_rt_teardown(void **state)
+{
+        struct oci_rt *t = *state;
+
+        if (!t)
+                return 0;
+        if (!t->m && t->n > 0) {
+                t->m = test_module_start(oci_module_name, NULL);
+                t->h.module = t->m;
+        }
+        for (size_t i = 0; i < t->n; i++) {
+                struct oci_ctr *x = t->ctrs[i];
+                _cleanup_error_ struct ocid_error *e = NULL;
+                pid_t conmon;
+
+                if (t->m)
+                        (void) runtime_delete(&t->h, &x->c, 1, &e);
+                conmon = oci_rt_conmon(x);
+                if (conmon > 0)
+                        (void) kill(conmon, SIGKILL);
+        }
+        oci_rt_remove_cgroups(t);
+        module_fini(t->m);
+        for (size_t i = 0; i < t->n; i++) {
+                free(t->ctrs[i]->bundle);
+                free(t->ctrs[i]->persist);
+                free(t->ctrs[i]->log);
+                free(t->ctrs[i]);
+        }
+        test_tmpdir_free(t->dir);
+        free(t->rootfs);
+        free(t->root);
+        free(t->exits);
+        free(t->cgparent);
+        free(t);
+        return 0;
+}
+
+/* create → created with a pid → start → running → SIGTERM (trapped: exit
+ * 7) → the exit file and state say 7 → delete → gone. The log has the CRI
+ * format, with a partial line. */
+static void test_rt_lifecycle(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c",
+                "trap 'exit 7' TERM; echo hello; printf partial; while :; do sleep 1 & wait; done", NULL);
+        struct oci_ctr *x = oci_rt_new(t, args, NULL);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *log = NULL, *proc = NULL;
+        struct ocid_runtime_state st;
+        int64_t now = ocid_now_realtime_ns();
+        int32_t pid;
+        int r;
+
+        pid = oci_rt_create(t, x);
+        st = oci_rt_state(t, x);
+        assert_string_equal(st.status, "created");
+        assert_int_equal(st.pid, pid);
+        assert_int_equal(st.exited, 0);
+        assert_int_equal(st.oom_killed, 0);
+        assert_true(st.created_ns > now - 60 * 1000000000LL && st.created_ns < now + 60 * 1000000000LL);
+        proc = xasprintf("/proc/%d", (int) pid);
+        assert_int_equal(access(proc, F_OK), 0);
+        assert_true(oci_rt_conmon(x) > 0);
+
+        oci_rt_start(t, x);
+        st = oci_rt_state(t, x);
+        assert_string_equal(st.status, "running");
+        assert_int_equal(st.pid, pid);
+
+        log = oci_rt_wait_log(x->log, "partial");
+        assert_true(oci_rt_log_has(log, "stdout", 'F', "hello"));
+        assert_true(oci_rt_log_has(log, "stdout", 'P', "partial"));
+
+        r = runtime_kill(&t->h, &x->c, SIGTERM, 0, &e);
+        assert_no_error(r, e);
+        assert_int_equal(oci_rt_wait_exit(t, x), 7);
+        oci_rt_assert_conmon_gone(x);
+        st = oci_rt_state(t, x);
+        assert_string_equal(st.status, "stopped");
+        assert_int_equal(st.pid, 0);
+        assert_int_equal(st.exited, 1);
+        assert_int_equal(st.exit_code, 7);
+        assert_true(st.finished_ns >= st.created_ns);
+
+        r = runtime_kill(&t->h, &x->c, SIGTERM, 0, &e);
+        assert_error(r, e, ESRCH, "is not running");
+        ocid_error_clear(&e);
+        r = runtime_delete(&t->h, &x->c, 0, &e);
+        assert_no_error(r, e);
+        oci_rt_assert_gone(t, x);
+        r = runtime_delete(&t->h, &x->c, 0, &e);
+        assert_no_error(r, e);
+        r = runtime_kill(&t->h, &x->c, SIGKILL, 0, &e);
+        assert_error(r, e, ENOENT, "does not exist");
+        ocid_error_clear(&e);
+        r = runtime_start(&t->h, &x->c, &e);
+        assert_error(r, e, ENOENT, "does not exist");
+}
+
+/* Exit statuses: a process that exits 3, one killed by SIGKILL (137). */
+static void test_rt_exit_codes(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *exit3 = oci_rt_args("sh", "-c", "exit 3", NULL);
+        _cleanup_free_ char *sleeper = oci_rt_args("sleep", "1000", NULL);
+        struct oci_ctr *a = oci_rt_run(t, exit3, NULL), *b;
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct ocid_runtime_state st;
+        int r;
+
+        assert_int_equal(oci_rt_wait_exit(t, a), 3);
+        oci_rt_assert_conmon_gone(a);
+        st = oci_rt_state(t, a);
+        assert_string_equal(st.status, "stopped");
+        assert_int_equal(st.exited, 1);
+        assert_int_equal(st.exit_code, 3);
+        r = runtime_delete(&t->h, &a->c, 0, &e);
+        assert_no_error(r, e);
+
+        b = oci_rt_run(t, sleeper, NULL);
+        r = runtime_kill(&t->h, &b->c, SIGKILL, 1, &e);
+        assert_no_error(r, e);
+        assert_int_equal(oci_rt_wait_exit(t, b), 137);
+        r = runtime_delete(&t->h, &b->c, 0, &e);
+        assert_no_error(r, e);
+        oci_rt_assert_gone(t, b);
+}
+
+/* A create the runtime refuses reports the runtime's reason and leaves
+ * nothing behind; an existing ID and a bad log path are refused. */
+static void test_rt_create_fails(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sleep", "1000", NULL);
+        _cleanup_free_ char *state_dir = NULL, *prefix = NULL;
+        struct oci_ctr *bad = oci_rt_new(t, args, NULL), *x;
+        struct ocid_runtime_container c;
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int32_t pid = 0;
+        int r;
+
+        oci_rt_write_config(t, bad, args, NULL, "/nonexistent-ocid-rootfs");
+        r = runtime_create(&t->h, &bad->c, 30000, &pid, &e);
+        prefix = xasprintf("module '%s': create: create container '%s': ", oci_module_name, bad->id);
+        assert_error(r, e, EIO, prefix);
+        /* the runtime said something beyond the prefix */
+        assert_true(strlen(e->message) > strlen(prefix) + 5);
+        print_message("# runtime's refusal: %s\n", e->message);
+        ocid_error_clear(&e);
+        oci_rt_assert_gone(t, bad);
+        oci_rt_assert_conmon_gone(bad);
+        state_dir = ocid_path_join(t->root, bad->id);
+        assert_int_equal(access(state_dir, F_OK), -1);
+
+        x = oci_rt_new(t, args, NULL);
+        (void) oci_rt_create(t, x);
+        r = runtime_create(&t->h, &x->c, 30000, &pid, &e);
+        assert_error(r, e, EEXIST, "exists already");
+        ocid_error_clear(&e);
+        assert_string_equal(oci_rt_state(t, x).status, "created");
+
+        c = bad->c;
+        c.log_path = "/tmp/a:b.log";
+        r = runtime_create(&t->h, &c, 30000, &pid, &e);
+        assert_error(r, e, EINVAL, "contains ':'");
+        ocid_error_clear(&e);
+        c = bad->c;
+        c.persist_dir = NULL;
+        r = runtime_create(&t->h, &c, 30000, &pid, &e);
+        assert_error(r, e, EINVAL, "persist_dir is not an absolute path");
+        ocid_error_clear(&e);
+
+        /* a created container is deleted without force (its process never ran) */
+        r = runtime_delete(&t->h, &x->c, 1, &e);
+        assert_no_error(r, e);
+        oci_rt_assert_gone(t, x);
+        oci_rt_assert_conmon_gone(x);
+}
+
+/* A running container is not deleted without force; with force it is
+ * killed, its exit recorded, and it is gone. */
+static void test_rt_delete_running(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sleep", "1000", NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int r;
+
+        r = runtime_delete(&t->h, &x->c, 0, &e);
+        assert_error(r, e, EBUSY, "is running");
+        ocid_error_clear(&e);
+        assert_string_equal(oci_rt_state(t, x).status, "running");
+        r = runtime_delete(&t->h, &x->c, 1, &e);
+        assert_no_error(r, e);
+        /* delete waited for conmon: the exit is recorded already */
+        assert_int_equal(oci_rt_conmon(x), 0);
+        assert_int_equal(oci_rt_wait_exit(t, x), 137);
+        oci_rt_assert_gone(t, x);
+}
+
+static struct ocid_runtime_exec_result oci_rt_exec(struct oci_rt *t, struct oci_ctr *x, const char *process,
+                                                   int64_t timeout_ms, uint64_t max_output)
+{
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct ocid_runtime_exec_result res = { 0 };
+        int r;
+
+        r = runtime_exec_sync(&t->h, &x->c, process, timeout_ms, max_output, &res, &e);
+        assert_no_error(r, e);
+        return res;
+}
+
+/* An OCI process object running args. */
+static char *oci_rt_process(const char *first, ...)
+{
+        _cleanup_free_ char *args = NULL;
+        va_list ap;
+
+        va_start(ap, first);
+        args = oci_rt_args_v(first, ap);
+        va_end(ap);
+        return xasprintf("{\"args\":%s}", args);
+}
+
+#define OCI_RT_REAPING_INIT "while :; do sleep 1 & wait; done"
+
+static void test_rt_exec(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c", OCI_RT_REAPING_INIT, NULL);
+        _cleanup_free_ char *p1 = oci_rt_process("sh", "-c", "echo out1; echo err1 >&2; printf part; exit 5", NULL);
+        _cleanup_free_ char *p3 = oci_rt_process("sh", "-c", "kill -9 $$", NULL);
+        _cleanup_free_ char *p4 = oci_rt_process("/nonexistent-binary", NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL), *stopped;
+        struct ocid_runtime_exec_result res;
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int r;
+
+        res = oci_rt_exec(t, x, p1, 30000, 0);
+        assert_int_equal(res.exit_code, 5);
+        assert_int_equal(res.timed_out, 0);
+        assert_string_equal(res.out, "out1\npart");
+        assert_int_equal(res.out_len, 9);
+        assert_string_equal(res.err, "err1\n");
+        assert_int_equal(res.out_truncated, 0);
+        runtime_exec_result_done(&res);
+
+        /* user, environment and working directory come from the bundle;
+         * the given members replace them */
+        res = oci_rt_exec(t, x, "{\"args\":[\"sh\",\"-c\",\"echo $HOME; pwd; id -u\"],\"cwd\":\"/tmp\"}", 0, 0);
+        assert_int_equal(res.exit_code, 0);
+        assert_string_equal(res.out, "/root\n/tmp\n0\n");
+        assert_string_equal(res.err, "");
+        runtime_exec_result_done(&res);
+
+        res = oci_rt_exec(t, x, p3, 30000, 0);
+        assert_int_equal(res.exit_code, 137);
+        assert_int_equal(res.timed_out, 0);
+        runtime_exec_result_done(&res);
+
+        r = runtime_exec_sync(&t->h, &x->c, p4, 30000, 0, &res, &e);
+        assert_error(r, e, EIO, "exec in container");
+        print_message("# runtime's refusal: %s\n", e->message);
+        ocid_error_clear(&e);
+        r = runtime_exec_sync(&t->h, &x->c, "{\"cwd\":\"/\"}", 30000, 0, &res, &e);
+        assert_error(r, e, EINVAL, "exec process has no args");
+        ocid_error_clear(&e);
+        r = runtime_exec_sync(&t->h, &x->c, "[]", 30000, 0, &res, &e);
+        assert_error(r, e, EINVAL, "exec process is not a JSON object");
+        ocid_error_clear(&e);
+
+        /* no scratch files left behind */
+        {
+                _cleanup_closedir_ DIR *d = opendir(x->persist);
+                struct dirent *de;
+
+                assert_non_null(d);
+                while ((de = readdir(d)))
+                        assert_null(ocid_startswith(de->d_name, "exec-"));
+        }
+
+        stopped = oci_rt_new(t, args, NULL);
+        (void) oci_rt_create(t, stopped);
+        r = runtime_kill(&t->h, &stopped->c, SIGKILL, 0, &e);
+        assert_no_error(r, e);
+        (void) oci_rt_wait_exit(t, stopped);
+        r = runtime_exec_sync(&t->h, &stopped->c, p1, 30000, 0, &res, &e);
+        assert_error(r, e, ESRCH, "is not running");
+}
+
+/* Output beyond the cap is read and dropped: 16 MiB by default. */
+static void test_rt_exec_cap(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c", OCI_RT_REAPING_INIT, NULL);
+        _cleanup_free_ char *flood = oci_rt_process("head", "-c", "20000000", "/dev/zero", NULL);
+        _cleanup_free_ char *both = oci_rt_process("sh", "-c",
+                "yes ocid | head -c 3000; yes err | head -c 5000 >&2; exit 2", NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        struct ocid_runtime_exec_result res;
+        size_t zeros = 0;
+
+        res = oci_rt_exec(t, x, flood, 60000, 0);
+        assert_int_equal(res.exit_code, 0);
+        assert_int_equal(res.out_len, 16 * 1024 * 1024);
+        assert_int_equal(res.out_truncated, 1);
+        for (size_t i = 0; i < res.out_len; i++)
+                zeros += res.out[i] == '\0';
+        assert_int_equal(zeros, res.out_len);
+        assert_int_equal(res.err_len, 0);
+        runtime_exec_result_done(&res);
+
+        res = oci_rt_exec(t, x, both, 60000, 1000);
+        assert_int_equal(res.exit_code, 2);
+        assert_int_equal(res.out_len, 1000);
+        assert_int_equal(res.out_truncated, 1);
+        assert_int_equal(res.err_len, 1000);
+        assert_int_equal(res.err_truncated, 1);
+        assert_int_equal(strncmp(res.out, "ocid\nocid\n", 10), 0);
+        assert_int_equal(strncmp(res.err, "err\nerr\n", 8), 0);
+        runtime_exec_result_done(&res);
+}
+
+/* Every process whose command line contains marker (*ret_marked of them),
+ * then their children. */
+static size_t oci_rt_find(const char *marker, pid_t *pids, size_t max, bool with_children, size_t *ret_marked)
+{
+        _cleanup_closedir_ DIR *d = opendir("/proc");
+        struct dirent *de;
+        size_t n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d)) && n < max) {
+                _cleanup_free_ char *path = NULL, *cmd = NULL;
+                size_t len = 0;
+                int64_t pid;
+
+                if (ocid_parse_int64(de->d_name, &pid) < 0)
+                        continue;
+                path = xasprintf("/proc/%s/cmdline", de->d_name);
+                if (ocid_read_file(path, 65536, &cmd, &len, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < len; i++)
+                        if (cmd[i] == '\0')
+                                cmd[i] = ' ';
+                if (strstr(cmd, marker))
+                        pids[n++] = (pid_t) pid;
+        }
+        if (ret_marked)
+                *ret_marked = n;
+        if (!with_children)
+                return n;
+        for (size_t k = 0, parents = n; k < parents; k++) {
+                _cleanup_closedir_ DIR *d2 = opendir("/proc");
+
+                while ((de = readdir(d2)) && n < max) {
+                        _cleanup_free_ char *path = NULL, *stat = NULL;
+                        int64_t pid;
+                        int ppid = 0;
+                        const char *p;
+
+                        if (ocid_parse_int64(de->d_name, &pid) < 0)
+                                continue;
+                        path = xasprintf("/proc/%s/stat", de->d_name);
+                        stat = oci_rt_read(path);
+                        if (stat && (p = strrchr(stat, ')')) && sscanf(p + 2, "%*c %d", &ppid) == 1 &&
+                            ppid == pids[k])
+                                pids[n++] = (pid_t) pid;
+                }
+        }
+        return n;
+}
+
+struct oci_rt_exec_job {
+        struct oci_rt *t;
+        struct oci_ctr *x;
+        const char *process;
+        int64_t timeout_ms;
+        uint64_t max_output;
+        struct ocid_runtime_exec_result res;
+        struct ocid_error *e;
+        int r;
+        int64_t elapsed_ns;
+};
+
+static void *oci_rt_exec_thread(void *arg)
+{
+        struct oci_rt_exec_job *j = arg;
+        int64_t start = ocid_now_monotonic_ns();
+
+        j->res.size = 0;
+        j->r = runtime_exec_sync(&j->t->h, &j->x->c, j->process, j->timeout_ms, j->max_output, &j->res, &j->e);
+        j->elapsed_ns = ocid_now_monotonic_ns() - start;
+        return NULL;
+}
+
+/* A timed-out exec is killed with its process group and reaped before
+ * exec_sync returns: nothing of it is left, not even a zombie. */
+static void test_rt_exec_timeout(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c", OCI_RT_REAPING_INIT, NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        _cleanup_free_ char *marker = NULL, *process = NULL, *flood = NULL;
+        struct oci_rt_exec_job job = { .t = t, .x = x, .timeout_ms = 1500 };
+        pid_t pids[16], left[16];
+        size_t n = 0;
+        pthread_t th;
+        char rnd[65];
+        _cleanup_error_ struct ocid_error *e = NULL;
+
+        assert_int_equal(ocid_random_id(rnd, &e), 0);
+        marker = xasprintf("ocid-marker-%.16s", rnd);
+        process = oci_rt_process("sh", "-c", "sleep 1000 & sleep 1001; echo never", marker, NULL);
+        job.process = process;
+        assert_int_equal(pthread_create(&th, NULL, oci_rt_exec_thread, &job), 0);
+        /* the exec's shell (it carries the marker) and its two sleeps */
+        for (int i = 0; i < 1000; i++) {
+                size_t marked = 0;
+
+                n = oci_rt_find(marker, pids, 16, true, &marked);
+                if (n == 3 && marked == 1)
+                        break;
+                oci_rt_sleep_ms(5);
+        }
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_no_error(job.r, job.e);
+        assert_int_equal(n, 3);
+        assert_int_equal(job.res.timed_out, 1);
+        assert_int_equal(job.res.exit_code, -1);
+        assert_null(strstr(job.res.out, "never"));
+        assert_true(job.elapsed_ns >= 1400 * 1000000LL);
+        assert_true(job.elapsed_ns < 10000 * 1000000LL);
+        runtime_exec_result_done(&job.res);
+        /* the shell was conmon's: reaped before exec_sync returned */
+        {
+                _cleanup_free_ char *proc = xasprintf("/proc/%d", (int) pids[0]);
+
+                assert_int_equal(access(proc, F_OK), -1);
+        }
+        /* its orphaned sleeps are the container init's to reap (it waits) */
+        for (int i = 0; i < 300; i++) {
+                bool any = false;
+
+                for (size_t k = 1; k < n; k++) {
+                        _cleanup_free_ char *proc = xasprintf("/proc/%d", (int) pids[k]);
+
+                        any |= access(proc, F_OK) == 0;
+                }
+                if (!any)
+                        break;
+                oci_rt_sleep_ms(10);
+        }
+        for (size_t k = 0; k < n; k++) {
+                _cleanup_free_ char *proc = xasprintf("/proc/%d", (int) pids[k]);
+
+                assert_int_equal(access(proc, F_OK), -1);
+        }
+        assert_int_equal(oci_rt_find(marker, left, 16, false, NULL), 0);
+
+        /* a flood that never ends: capped, killed at the timeout */
+        flood = oci_rt_process("yes", marker, NULL);
+        memset(&job.res, 0, sizeof(job.res));
+        job.process = flood;
+        job.timeout_ms = 1000;
+        job.max_output = 65536;
+        oci_rt_exec_thread(&job);
+        assert_no_error(job.r, job.e);
+        assert_int_equal(job.res.timed_out, 1);
+        assert_int_equal(job.res.out_len, 65536);
+        assert_int_equal(job.res.out_truncated, 1);
+        runtime_exec_result_done(&job.res);
+        assert_int_equal(oci_rt_find(marker, left, 16, false, NULL), 0);
+}
+
+/* Resources applied to the running container show in its cgroup. */
+static void test_rt_update(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c", OCI_RT_REAPING_INIT, NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *mem = NULL, *shares = NULL;
+        int r;
+
+        r = runtime_update(&t->h, &x->c, "{\"memory\":{\"limit\":67108864},\"cpu\":{\"shares\":512}}", &e);
+        assert_no_error(r, e);
+        mem = oci_rt_cgroup(t, x, "memory", "memory.limit_in_bytes");
+        assert_string_equal(mem, "67108864");
+        shares = oci_rt_cgroup(t, x, "cpu", "cpu.shares");
+        assert_string_equal(shares, "512");
+}
+
+/* pause freezes every process (freezer FROZEN, status paused), resume thaws. */
+static void test_rt_pause(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c", OCI_RT_REAPING_INIT, NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *frozen = NULL, *thawed = NULL;
+        int r;
+
+        r = runtime_pause(&t->h, &x->c, &e);
+        assert_no_error(r, e);
+        frozen = oci_rt_cgroup(t, x, "freezer", "freezer.state");
+        assert_string_equal(frozen, "FROZEN");
+        assert_string_equal(oci_rt_state(t, x).status, "paused");
+        r = runtime_resume(&t->h, &x->c, &e);
+        assert_no_error(r, e);
+        thawed = oci_rt_cgroup(t, x, "freezer", "freezer.state");
+        assert_string_equal(thawed, "THAWED");
+        assert_string_equal(oci_rt_state(t, x).status, "running");
+
+        r = runtime_kill(&t->h, &x->c, SIGKILL, 0, &e);
+        assert_no_error(r, e);
+        (void) oci_rt_wait_exit(t, x);
+        r = runtime_pause(&t->h, &x->c, &e);
+        assert_error(r, e, ESRCH, "is not running");
+}
+
+/* After the log is renamed away, reopen_log makes conmon write a new file. */
+static void test_rt_reopen_log(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c",
+                "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.05; done", NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *old = xasprintf("%s.1", x->log), *first = NULL, *second = NULL;
+        _cleanup_free_ char *old_text = NULL, *old_later = NULL;
+        int r;
+
+        first = oci_rt_wait_log(x->log, "line2\n");
+        assert_int_equal(rename(x->log, old), 0);
+        r = runtime_reopen_log(&t->h, &x->c, &e);
+        assert_no_error(r, e);
+        assert_int_equal(access(x->log, F_OK), 0);
+        old_text = oci_rt_read(old);
+        second = oci_rt_wait_log(x->log, "line");
+        oci_rt_sleep_ms(200);
+        old_later = oci_rt_read(old);
+        assert_string_equal(old_text, old_later);
+        assert_true(oci_rt_log_has(old_text, "stdout", 'F', "line0"));
+        assert_null(strstr(second, " F line0\n"));
+
+        r = runtime_kill(&t->h, &x->c, SIGKILL, 0, &e);
+        assert_no_error(r, e);
+        (void) oci_rt_wait_exit(t, x);
+        oci_rt_assert_conmon_gone(x);
+        r = runtime_reopen_log(&t->h, &x->c, &e);
+        assert_error(r, e, ESRCH, "has no running monitor");
+}
+
+/* The container lives in conmon: after the module is finalised, a new
+ * instance (a restarted daemon) still sees, execs in, kills and deletes it. */
+static void test_rt_restart(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c", OCI_RT_REAPING_INIT, NULL);
+        _cleanup_free_ char *echo = oci_rt_process("echo", "still here", NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, NULL);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        struct ocid_runtime_exec_result res;
+        pid_t conmon = oci_rt_conmon(x);
+        int32_t pid = oci_rt_state(t, x).pid;
+        int r;
+
+        assert_true(conmon > 0);
+        module_fini(t->m);
+        t->m = NULL;
+        oci_rt_sleep_ms(100);
+        assert_int_equal(oci_rt_conmon(x), conmon);
+        t->m = test_module_start(oci_module_name, NULL);
+        t->h.module = t->m;
+        assert_string_equal(oci_rt_state(t, x).status, "running");
+        assert_int_equal(oci_rt_state(t, x).pid, pid);
+        res = oci_rt_exec(t, x, echo, 30000, 0);
+        assert_string_equal(res.out, "still here\n");
+        runtime_exec_result_done(&res);
+        r = runtime_kill(&t->h, &x->c, SIGKILL, 0, &e);
+        assert_no_error(r, e);
+        assert_int_equal(oci_rt_wait_exit(t, x), 137);
+        r = runtime_delete(&t->h, &x->c, 0, &e);
+        assert_no_error(r, e);
+        oci_rt_assert_gone(t, x);
+}
+
+/* conmon notices the kernel's OOM killer in the container's cgroup. */
+static void test_rt_oom(void **state)
+{
+        struct oci_rt *t = oci_rt_get(state);
+        _cleanup_free_ char *args = oci_rt_args("sh", "-c",
+                "x=$(yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 200000000); echo survived", NULL);
+        struct oci_ctr *x = oci_rt_run(t, args, ",\"memory\":{\"limit\":33554432,\"swap\":33554432}");
+        struct ocid_runtime_state st;
+
+        assert_int_equal(oci_rt_wait_exit(t, x), 137);
+        oci_rt_assert_conmon_gone(x);
+        st = oci_rt_state(t, x);
+        assert_int_equal(st.exited, 1);
+        assert_int_equal(st.exit_code, 137);
+        assert_int_equal(st.oom_killed, 1);
+}
+
+#define OCI_RT_TEST(f) cmocka_unit_test_setup_teardown(f, oci_rt_setup, oci_rt_teardown)
+#define OCI_RT_TESTS                                                          \
+        OCI_RT_TEST(test_rt_lifecycle),                                       \
+        OCI_RT_TEST(test_rt_exit_codes),                                      \
+        OCI_RT_TEST(test_rt_create_fails),                                    \
+        OCI_RT_TEST(test_rt_delete_running),                                  \
+        OCI_RT_TEST(test_rt_exec),                                            \
+        OCI_RT_TEST(test_rt_exec_cap),                                        \
+        OCI_RT_TEST(test_rt_exec_timeout),                                    \
+        OCI_RT_TEST(test_rt_update),                                          \
+        OCI_RT_TEST(test_rt_pause),                                           \
+        OCI_RT_TEST(test_rt_reopen_log),                                      \
+        OCI_RT_TEST(test_rt_restart),                                         \
+        OCI_RT_TEST(test_rt_oom)

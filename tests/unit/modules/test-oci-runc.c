@@ -32,9 +32,11 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 OCI_TESTS,
                 cmocka_unit_test_setup_teardown(test_real_binary, oci_setup, oci_teardown),
+                OCI_RT_TESTS,
         };
 
         oci_module_name = "oci-runc";
+        oci_runtime_path = "/usr/sbin/runc";
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
