@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "image/pull.h"
 #include "image/store.h"
+#include "lifecycle/container.h"
 #include "lifecycle/pod.h"
 #include "modules.h"
 #include "server/server.h"
@@ -345,6 +346,8 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
         r = lifecycle_new(config, d.modules, &d.lifecycle, err);
         if (r < 0)
                 goto finish;
+        /* RemoveImage refuses an image a container uses, naming it. */
+        image_store_set_in_use_fn(d.images, ctr_image_in_use, d.lifecycle);
         d.env = (struct server_env) {
                 .config = config,
                 .modules = d.modules,
@@ -396,6 +399,8 @@ finish:
         server_free(d.server);
         /* No handler runs any more: the pods (which stay set up, for a
          * restart to find) and the images go before the modules. */
+        if (d.images)
+                image_store_set_in_use_fn(d.images, NULL, NULL);
         lifecycle_free(d.lifecycle);
         image_puller_free(d.puller);
         image_store_free(d.images);

@@ -1,14 +1,18 @@
-# The pod lifecycle (core/lifecycle) and its CRI methods
-# (core/server/cri-pod.c): records on disk, pods on pinned namespaces.
+# The pod and container lifecycle (core/lifecycle) and their CRI methods
+# (core/server/cri-pod.c, cri-container.c): records on disk, pods on
+# pinned namespaces, containers through the runtime modules.
 core_sources += \
 	core/lifecycle/records.c core/lifecycle/records.h \
 	core/lifecycle/pod.c core/lifecycle/pod.h \
-	core/server/cri-pod.c core/server/cri-pod.h
+	core/lifecycle/container.c core/lifecycle/container.h \
+	core/server/cri-pod.c core/server/cri-pod.h \
+	core/server/cri-container.c core/server/cri-container.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += \
 	tests/unit/core/lifecycle/test-records \
-	tests/unit/core/lifecycle/test-pod
+	tests/unit/core/lifecycle/test-pod \
+	tests/unit/core/lifecycle/test-container
 endif
 
 tests_unit_core_lifecycle_test_records_SOURCES = tests/unit/core/lifecycle/test-records.c
@@ -21,3 +25,9 @@ tests_unit_core_lifecycle_test_pod_CPPFLAGS = $(CORE_TEST_CPPF)
 tests_unit_core_lifecycle_test_pod_CFLAGS = $(CORE_TEST_CF)
 tests_unit_core_lifecycle_test_pod_LDADD = $(CORE_TEST_LIBS)
 $(tests_unit_core_lifecycle_test_pod_OBJECTS): core/server/cri.pb-c.h
+
+tests_unit_core_lifecycle_test_container_SOURCES = tests/unit/core/lifecycle/test-container.c
+tests_unit_core_lifecycle_test_container_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_lifecycle_test_container_CFLAGS = $(CORE_TEST_CF)
+tests_unit_core_lifecycle_test_container_LDADD = $(CORE_TEST_LIBS)
+$(tests_unit_core_lifecycle_test_container_OBJECTS): core/server/cri.pb-c.h

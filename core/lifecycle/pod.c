@@ -20,6 +20,7 @@
 #include <ocid/util.h>
 
 #include "config.h"
+#include "lifecycle/container.h"
 #include "lifecycle/pod.h"
 #include "modules.h"
 #include "network.h"
@@ -28,6 +29,11 @@
 #include "spec/sysctl.h"
 
 #define POD_META_MAX 253
+
+/* ns_pin() forks a helper that holds pipe ends until the pins are
+ * mounted; two helpers forked at once inherit each other's ends and wait
+ * for each other forever. One pin at a time avoids that (docs/pods.md). */
+static pthread_mutex_t pod_pin_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void pod_destroy(struct store_ref *ref)
 {
@@ -52,9 +58,7 @@ int lifecycle_new(const struct ocid_config *config, const struct ocid_modules *m
         lc = xzalloc(sizeof(*lc));
         lc->config = config;
         lc->modules = modules;
-        /* Containers come with the next step; until then their store is
-         * never used. */
-        lc->reg = registry_new(offsetof(struct lc_pod, ref), offsetof(struct lc_pod, ref));
+        lc->reg = registry_new(offsetof(struct lc_pod, ref), offsetof(struct lc_container, ref));
         *ret = lc;
         return 0;
 }
@@ -497,7 +501,9 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
         pin.sysctls = ns_sysctls;
         pin.n_sysctls = n;
         if (pin.flags) {
+                pthread_mutex_lock(&pod_pin_lock);
                 r = ns_pin(rec->pod_dir, &pin, err);
+                pthread_mutex_unlock(&pod_pin_lock);
                 if (r < 0)
                         goto fail;
         }
@@ -591,8 +597,13 @@ static int pod_stop_locked(struct lifecycle *lc, struct lc_pod *pod, struct ocid
         struct pod_record *rec = &pod->rec;
         int r;
 
-        /* Each teardown step is idempotent, so a stop of a NOTREADY pod
-         * redoes them cheaply: a failed earlier stop is finished this way. */
+        /* The kubelet stops containers itself first; those still running
+         * are killed. Each teardown step is idempotent, so a stop of a
+         * NOTREADY pod redoes them cheaply: a failed earlier stop is
+         * finished this way. */
+        r = ctr_stop_pod_containers(lc, rec->id, false, err);
+        if (r < 0)
+                return ocid_error_prefix(err, "stop pod sandbox '%s'", rec->id);
         r = pod_teardown(lc, rec, false, err);
         if (r < 0)
                 return ocid_error_prefix(err, "stop pod sandbox '%s'", rec->id);
@@ -646,7 +657,11 @@ int pod_remove(struct lifecycle *lc, const char *id, struct ocid_error **err)
                 pod_unref(lc, pod);
                 return 0;
         }
-        r = pod_stop_locked(lc, pod, err);
+        r = ctr_stop_pod_containers(lc, pod->rec.id, true, err);
+        if (r < 0)
+                r = ocid_error_prefix(err, "remove pod sandbox '%s'", pod->rec.id);
+        if (r >= 0)
+                r = pod_stop_locked(lc, pod, err);
         if (r >= 0 && pod->rec.pod_dir) {
                 r = ocid_rm_rf(pod->rec.pod_dir, err);
                 if (r < 0)

@@ -15,6 +15,7 @@
 #include "network.h"
 #include "runtime.h"
 #include "server/call.h"
+#include "server/cri-container.h"
 #include "server/cri-image.h"
 #include "server/cri-pod.h"
 #include "server/cri-proto.h"
@@ -206,6 +207,15 @@ static const struct server_method_impl runtime_service[] = {
         { "RemovePodSandbox", cri_pod_remove, false },
         { "PodSandboxStatus", cri_pod_status, false },
         { "ListPodSandbox", cri_pod_list, false },
+        { "CreateContainer", cri_ctr_create, false },
+        { "StartContainer", cri_ctr_start, false },
+        { "StopContainer", cri_ctr_stop, false },
+        { "RemoveContainer", cri_ctr_remove, false },
+        { "ContainerStatus", cri_ctr_status, false },
+        { "ListContainers", cri_ctr_list, false },
+        { "ExecSync", cri_ctr_exec_sync, false },
+        { "UpdateContainerResources", cri_ctr_update, false },
+        { "ReopenContainerLog", cri_ctr_reopen_log, false },
         { "StreamPodSandboxes", NULL, true },
         { "StreamContainers", NULL, true },
         { "StreamContainerStats", NULL, true },

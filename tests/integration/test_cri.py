@@ -15,7 +15,10 @@ from ocid_it import package_version
 # UNIMPLEMENTED. Grows as the work goes on.
 IMPLEMENTED = {
     "RuntimeService": {"Version", "Status", "RuntimeConfig", "RunPodSandbox", "StopPodSandbox",
-                       "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox"},
+                       "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox",
+                       "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+                       "ContainerStatus", "ListContainers", "ExecSync", "UpdateContainerResources",
+                       "ReopenContainerLog"},
     "ImageService": {"PullImage", "ListImages", "ImageStatus", "RemoveImage", "ImageFsInfo"},
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from pods import (CNI_BIN_DIR, PodDaemon, ipam_allocations, pod_config,
+from pods import (remove_all_pods, CNI_BIN_DIR, PodDaemon, ipam_allocations, pod_config,
                   write_bridge_conflist)
 
 pytestmark = pytest.mark.skipif(
@@ -30,6 +30,7 @@ def pod_daemon(tmp_path):
     d.start()
     yield d
     if d.alive():
+        remove_all_pods(d)
         rc = d.stop()
         assert rc == 0, f"ocid exited with {rc}; log:\n{d.log_tail()}"
 

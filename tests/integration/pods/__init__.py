@@ -140,3 +140,17 @@ def import_test_image(daemon, tmp, name=TEST_IMAGE):
                  "--name", name, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     return img
+
+
+def remove_all_pods(daemon):
+    """Removes every pod (and so every container) the daemon still has, so
+    that a failed test leaves no container running after the daemon."""
+    import grpc
+    import cri_pb2
+    import cri_pb2_grpc
+    try:
+        rt = cri_pb2_grpc.RuntimeServiceStub(daemon.channel())
+        for p in rt.ListPodSandbox(cri_pb2.ListPodSandboxRequest(), timeout=30).items:
+            rt.RemovePodSandbox(cri_pb2.RemovePodSandboxRequest(pod_sandbox_id=p.id), timeout=120)
+    except grpc.RpcError:
+        pass

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The container lifecycle: CreateContainer, StartContainer, StopContainer,
+ * RemoveContainer, the lookups behind ContainerStatus and ListContainers,
+ * ExecSync, UpdateContainerResources and ReopenContainerLog. A container
+ * lives in a pod (lifecycle/pod.h), on a root file system from the storage
+ * module, under a monitor started by its runtime handler's module.
+ * docs/pods.md describes the behaviour. */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lifecycle/pod.h"
+#include "runtime.h"
+#include "server/cri-proto.h"
+
+struct image_store;
+struct ocid_error;
+
+/* Container states, as the CRI numbers them. */
+#define CTR_CREATED 0
+#define CTR_RUNNING 1
+#define CTR_EXITED  2
+#define CTR_UNKNOWN 3
+
+struct ctr_record {
+        char *id;
+        char *name;               /* k8s_<ctr>_<pod>_<namespace>_<uid>_<attempt>, reserved */
+        char *pod_id;
+        char *meta_name;
+        uint32_t meta_attempt;
+        char *image;              /* as the config named it */
+        char *image_id;           /* "sha256:<config>" */
+        char *image_ref;          /* a repo digest, or image_id */
+        char **labels, **annotations;   /* key, value... ; never NULL */
+        char *log_path;           /* absolute */
+        char *bundle;             /* <runroot>/containers/<id> */
+        char *persist_dir;        /* <bundle>/persist */
+        char *rootfs;             /* the mounted root file system */
+        char *runtime_handler;
+        char *mounts;             /* JSON array of the CRI mounts */
+        char *resources;          /* JSON: the OCI linux.resources */
+        int32_t stop_signal;
+        int32_t tty, stdin_open, stdin_once;
+        int32_t pid;
+        int64_t created_at, started_at, finished_at;
+        int32_t exit_code;
+        int32_t oom_killed;
+        int32_t state;            /* CTR_* */
+};
+
+void ctr_record_done(struct ctr_record *r);
+struct json_object *ctr_record_to_json(const struct ctr_record *r);
+
+struct lc_container {
+        struct store_ref ref;
+        pthread_mutex_t op_lock;  /* serialises start, stop, remove */
+        pthread_mutex_t lock;     /* guards the mutable members of rec and `removed` */
+        struct ctr_record rec;
+        bool removed;
+};
+
+int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod_id,
+               const Runtime__V1__ContainerConfig *cfg, const Runtime__V1__PodSandboxConfig *sandbox,
+               char ret_id[65], struct ocid_error **err);
+int ctr_start(struct lifecycle *lc, const char *id, struct ocid_error **err);
+/* timeout in seconds; 0 kills at once. A stopped container is success. */
+int ctr_stop(struct lifecycle *lc, const char *id, int64_t timeout, struct ocid_error **err);
+/* An unknown ID is success. */
+int ctr_remove(struct lifecycle *lc, const char *id, struct ocid_error **err);
+
+struct lc_container *ctr_lookup(struct lifecycle *lc, const char *id, struct ocid_error **err);
+void ctr_unref(struct lifecycle *lc, struct lc_container *c);
+/* Reads the runtime's state into rec (exit code, reason...). */
+void ctr_refresh(struct lifecycle *lc, struct lc_container *c);
+bool ctr_matches_filter(const struct ctr_record *r, const Runtime__V1__ContainerFilter *f);
+/* "Completed", "Error", "OOMKilled" for an exited container, else "". */
+const char *ctr_reason(const struct ctr_record *r);
+
+int ctr_exec_sync(struct lifecycle *lc, const char *id, char *const *cmd, size_t n_cmd, int64_t timeout_s,
+                  struct ocid_runtime_exec_result *ret, struct ocid_error **err);
+int ctr_update_resources(struct lifecycle *lc, const char *id, const Runtime__V1__LinuxContainerResources *res,
+                         struct ocid_error **err);
+int ctr_reopen_log(struct lifecycle *lc, const char *id, struct ocid_error **err);
+
+/* Stops (timeout 0 kills) and removes every container of a pod; for
+ * StopPodSandbox (remove = false) and RemovePodSandbox (remove = true). */
+int ctr_stop_pod_containers(struct lifecycle *lc, const char *pod_id, bool remove, struct ocid_error **err);
+
+/* The image store's in-use hook: the first container using image_id. */
+int ctr_image_in_use(void *userdata, const char *image_id, char **ret_user, struct ocid_error **err);
