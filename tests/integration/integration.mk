@@ -9,6 +9,7 @@ integration_files = \
 	tests/integration/conftest.py \
 	tests/integration/ocid_it.py \
 	tests/integration/test_cli.py \
+	tests/integration/test_containers.py \
 	tests/integration/test_cri.py \
 	tests/integration/test_daemon.py \
 	tests/integration/test_images.py \
