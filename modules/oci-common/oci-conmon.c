@@ -597,6 +597,9 @@ int oci_create(void *state, const struct ocid_runtime_handler *h, const struct o
                 }
                 got = r > 0;
         }
+        if (timed_out && !reaped)
+                /* the first conmon hangs: it and its process group */
+                (void) kill(-pid, SIGKILL);
         if (!reaped)
                 oci_reap_bounded(pid, &status, 5000);
         reaped = true;

@@ -19,8 +19,10 @@ static void test_real_binary(void **state)
         _cleanup_json_ struct json_object *o = NULL;
         struct json_object *bins;
 
-        if (access("/usr/sbin/runc", X_OK) < 0)
-                skip();
+        if (access("/usr/sbin/runc", X_OK) < 0) {
+                print_message("# skipped: no /usr/sbin/runc\n");
+                return;
+        }
         assert_int_equal(oci_status(f, "/usr/sbin/runc", NULL), 1);
         o = oci_info(f);
         assert_true(json_object_object_get_ex(o, "binaries", &bins));
