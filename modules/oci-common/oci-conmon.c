@@ -553,7 +553,7 @@ int oci_create(void *state, const struct ocid_runtime_handler *h, const struct o
         (void) oci_set_nonblock(sync_pipe[0]);
         (void) oci_set_nonblock(diag_pipe[0]);
         pidfd = oci_pidfd_open(pid);
-        if (timeout_ms > 0)
+        if (timeout_ms > 0 && timeout_ms < INT64_MAX / 4000000)
                 deadline = ocid_now_monotonic_ns() + timeout_ms * 1000000;
 
         /* The first conmon forks the monitor and exits; the monitor runs
@@ -903,7 +903,7 @@ int oci_exec_sync(void *state, const struct ocid_runtime_handler *h, const struc
         (void) oci_set_nonblock(sync_pipe[0]);
         (void) oci_set_nonblock(diag_pipe[0]);
         pidfd = oci_pidfd_open(pid);
-        if (timeout_ms > 0)
+        if (timeout_ms > 0 && timeout_ms < INT64_MAX / 4000000)
                 deadline = ocid_now_monotonic_ns() + timeout_ms * 1000000;
 
         /* With --sync conmon stays this process's child: it runs `<runtime>
