@@ -17,3 +17,14 @@ uninstall-hook: uninstall-hook-etc
 uninstall-hook-etc:
 	-rmdir "$(DESTDIR)$(ocidconfdir)/crio.conf.d"
 .PHONY: uninstall-hook-etc
+
+# The systemd unit, for hosts that run systemd. conmon processes live in the
+# daemon's cgroup, so the unit stops only the daemon (KillMode=process).
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = etc/ocid.service
+EXTRA_DIST += etc/ocid.service.in
+CLEANFILES += etc/ocid.service
+etc/ocid.service: $(srcdir)/etc/ocid.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) etc && sed -e 's|@bindir[@]|$(bindir)|g' \
+		-e 's|@sysconfdir[@]|$(sysconfdir)|g' -e 's|@docdir[@]|$(docdir)|g' \
+		$(srcdir)/etc/ocid.service.in > $@
