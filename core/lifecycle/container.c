@@ -38,6 +38,8 @@
 #define CTR_CONFIG_MAX     (UINT64_C(8) << 20)
 /* After SIGKILL, how long a container may take to be reported stopped. */
 #define CTR_KILL_WAIT_NS   (INT64_C(10) * 1000000000)
+/* How long a stopped container's exit status may take to appear. */
+#define CTR_EXIT_FILE_WAIT_NS (INT64_C(5) * 1000000000)
 
 /* ---- records ---- */
 
@@ -244,9 +246,21 @@ static void ctr_refresh_locked(struct lifecycle *lc, struct lc_container *c)
         if (!h)
                 return;
         ctr_runtime_fill(lc, r, xd, &rc);
-        if (runtime_state(h, &rc, &st, &e) < 0) {
-                ocid_log(OCID_LOG_DEBUG, "container '%s': state unavailable: %s", r->id, ocid_error_message(&e));
-                return;
+        for (int64_t deadline = 0;;) {
+                if (runtime_state(h, &rc, &st, &e) < 0) {
+                        ocid_log(OCID_LOG_DEBUG, "container '%s': state unavailable: %s", r->id,
+                                 ocid_error_message(&e));
+                        return;
+                }
+                /* The runtime may report the process gone a moment before
+                 * conmon has written its exit status: wait for it a little. */
+                if (!streq(st.status, "stopped") || st.exited)
+                        break;
+                if (deadline == 0)
+                        deadline = ocid_now_monotonic_ns() + CTR_EXIT_FILE_WAIT_NS;
+                else if (ocid_now_monotonic_ns() >= deadline)
+                        break;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 20 * 1000 * 1000 }, NULL);
         }
         if (streq(st.status, "stopped")) {
                 r->state = CTR_EXITED;
@@ -254,6 +268,9 @@ static void ctr_refresh_locked(struct lifecycle *lc, struct lc_container *c)
                         r->exit_code = st.exit_code;
                         r->finished_at = st.finished_ns ? st.finished_ns : ocid_now_realtime_ns();
                 } else {
+                        /* conmon recorded no exit status: unknown. */
+                        ocid_log(OCID_LOG_WARNING, "container '%s' stopped without an exit status, "
+                                 "reporting 255", r->id);
                         r->exit_code = 255;
                         r->finished_at = ocid_now_realtime_ns();
                 }
