@@ -5,6 +5,7 @@ core_sources += \
 	core/lifecycle/records.c core/lifecycle/records.h \
 	core/lifecycle/pod.c core/lifecycle/pod.h \
 	core/lifecycle/container.c core/lifecycle/container.h \
+	core/lifecycle/events.c core/lifecycle/events.h \
 	core/server/cri-pod.c core/server/cri-pod.h \
 	core/server/cri-container.c core/server/cri-container.h
 
@@ -12,7 +13,8 @@ if HAVE_CMOCKA
 check_PROGRAMS += \
 	tests/unit/core/lifecycle/test-records \
 	tests/unit/core/lifecycle/test-pod \
-	tests/unit/core/lifecycle/test-container
+	tests/unit/core/lifecycle/test-container \
+	tests/unit/core/lifecycle/test-events
 endif
 
 tests_unit_core_lifecycle_test_records_SOURCES = tests/unit/core/lifecycle/test-records.c
@@ -31,3 +33,8 @@ tests_unit_core_lifecycle_test_container_CPPFLAGS = $(CORE_TEST_CPPF)
 tests_unit_core_lifecycle_test_container_CFLAGS = $(CORE_TEST_CF)
 tests_unit_core_lifecycle_test_container_LDADD = $(CORE_TEST_LIBS)
 $(tests_unit_core_lifecycle_test_container_OBJECTS): core/server/cri.pb-c.h
+
+tests_unit_core_lifecycle_test_events_SOURCES = tests/unit/core/lifecycle/test-events.c
+tests_unit_core_lifecycle_test_events_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_lifecycle_test_events_CFLAGS = $(CORE_TEST_CF)
+tests_unit_core_lifecycle_test_events_LDADD = $(CORE_TEST_LIBS)
