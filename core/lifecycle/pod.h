@@ -15,6 +15,7 @@
 #include "registry/registry.h"
 #include "server/cri-proto.h"
 
+struct event_bus;
 struct ocid_config;
 struct ocid_error;
 struct ocid_modules;
@@ -24,6 +25,9 @@ struct lifecycle {
         const struct ocid_config *config;
         const struct ocid_modules *modules;
         struct ocid_registry *reg;
+        /* Container events (lifecycle/events.h); NULL: none are published.
+         * The daemon sets it and frees it. */
+        struct event_bus *events;
 };
 
 /* A pod in the registry. `op_lock` serialises stop and remove of the pod
