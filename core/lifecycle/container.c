@@ -27,6 +27,7 @@
 #include "lifecycle/container.h"
 #include "modules.h"
 #include "runtime.h"
+#include "security.h"
 #include "sandbox/podfiles.h"
 #include "spec/resources.h"
 #include "spec/spec.h"
@@ -559,6 +560,28 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                 if (json_object_object_get_ex(spec, "linux", &linux_) &&
                     json_object_object_get_ex(linux_, "resources", &res))
                         rec->resources = xstrdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
+        }
+        /* The security modules, in the configured order, may edit or
+         * refuse the spec before the runtime sees it. */
+        {
+                static const char *const no_paths[] = { NULL };
+                struct ocid_security_request sreq = {
+                        .size = sizeof(sreq),
+                        .container_id = rec->id,
+                        .pod_id = pod->rec.id,
+                        .privileged = extra.privileged,
+                        .seccomp = { (uint32_t) extra.seccomp.type, extra.seccomp.localhost_ref },
+                        .apparmor = { (uint32_t) extra.apparmor.type, extra.apparmor.localhost_ref },
+                        .selinux_user = extra.selinux_user,
+                        .selinux_role = extra.selinux_role,
+                        .selinux_type = extra.selinux_type,
+                        .selinux_level = extra.selinux_level,
+                        .relabel = extra.relabel ? (const char *const *) extra.relabel : no_paths,
+                };
+
+                r = security_apply_chain(lc->modules, &sreq, spec, NULL, err);
+                if (r < 0)
+                        goto fail;
         }
         rec->stop_signal = extra.stop_signal > 0 ? extra.stop_signal : SIGTERM;
         rec->tty = extra.tty;
