@@ -13,8 +13,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from pods import (remove_all_pods, CNI_BIN_DIR, TEST_IMAGE, PodDaemon, import_test_image,
-                  pod_config, write_bridge_conflist)
+from pods import (remove_all_pods, CNI_BIN_DIR, TEST_IMAGE, NetnsForwarder, PodDaemon,
+                  import_test_image, pod_config, write_bridge_conflist)
 
 HANDLERS = ("runc", "crun")
 
@@ -29,14 +29,20 @@ def handler(request):
 
 
 @pytest.fixture
-def ctr_daemon(tmp_path, handler):
+def ctr_daemon(tmp_path, handler, registry):
+    """A daemon in its own namespaces with the imported test image; the
+    session's registry is reachable from its namespace at the same
+    127.0.0.1:<port> through a forwarder."""
     d = PodDaemon(tmp_path / "d")
     d.hide_unified = handler == "crun"
     d.cni_state = tmp_path / "cni-state"
     write_bridge_conflist(d.cni_dir, d.cni_state)
     import_test_image(d, tmp_path)
     d.start()
+    d.registry = registry
+    fwd = NetnsForwarder(d.proc.pid, registry.port)
     yield d
+    fwd.close()
     if d.alive():
         remove_all_pods(d)
         rc = d.stop()
@@ -92,17 +98,28 @@ def test_kubelet_sequence(ctr_daemon, rt, pb, handler, tmp_path):
     cri = pb.cri
     d = ctr_daemon
     pod = Pod(rt, pb, handler, tmp_path)
+    # The image comes from the registry (busybox-test runs as uid 1000).
+    image = f"{d.registry.host}/busybox-test:latest"
+    images = pb.cri_grpc.ImageServiceStub(d.channel())
+    ref = images.PullImage(cri.PullImageRequest(image=cri.ImageSpec(image=image),
+                                                sandbox_config=pod.cfg), timeout=120).image_ref
     cid = pod.create("app", ["sh", "-c", "echo out; echo err >&2; exec sleep 1000"],
-                     labels={"role": "app"})
+                     labels={"role": "app"}, image=image)
     s = pod.status(cid)
     assert s.state == cri.CONTAINER_CREATED
-    assert s.image.image == TEST_IMAGE and s.image_id.startswith("sha256:")
+    assert s.image.image == image and s.image_id == ref
+    # The image is in use: RemoveImage refuses, naming the container.
+    with pytest.raises(grpc.RpcError) as e:
+        images.RemoveImage(cri.RemoveImageRequest(image=cri.ImageSpec(image=image)), timeout=30)
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert cid in e.value.details()
     assert s.log_path == str(pod.logdir / "app.log")
     rt.StartContainer(cri.StartContainerRequest(container_id=cid), timeout=60)
     s = pod.status(cid)
     assert s.state == cri.CONTAINER_RUNNING
     assert s.started_at >= s.created_at > 0
     assert dict(s.labels) == {"role": "app"}
+    assert pod.exec(cid, ["id", "-u"]).stdout == b"1000\n"
 
     # ExecSync: output, exit codes, the pod's hostname.
     r = pod.exec(cid, ["cat", "/etc/hostname"])

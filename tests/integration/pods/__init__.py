@@ -154,3 +154,85 @@ def remove_all_pods(daemon):
             rt.RemovePodSandbox(cri_pb2.RemovePodSandboxRequest(pod_sandbox_id=p.id), timeout=120)
     except grpc.RpcError:
         pass
+
+
+class NetnsForwarder:
+    """Forwards TCP connections made to 127.0.0.1:<port> inside a process's
+    network namespace to 127.0.0.1:<port> of the test's own namespace (a
+    registry on the host's loopback), so that a daemon in a network
+    namespace of its own can pull. A thread enters the namespace with
+    setns(2) (per thread) only to create the listening socket."""
+
+    def __init__(self, pid, port):
+        import ctypes
+        import socket
+        import threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        theirs = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        self.port = port
+        self.closed = False
+        result = {}
+
+        def make_listener():
+            try:
+                if libc.setns(theirs, 0x40000000) != 0:  # CLONE_NEWNET
+                    raise OSError(ctypes.get_errno(), "setns")
+                try:
+                    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    ls.bind(("127.0.0.1", port))
+                    ls.listen(64)
+                    result["sock"] = ls
+                finally:
+                    if libc.setns(own, 0x40000000) != 0:
+                        raise OSError(ctypes.get_errno(), "setns back")
+            except OSError as e:
+                result["error"] = e
+
+        t = threading.Thread(target=make_listener)
+        t.start()
+        t.join()
+        os.close(own)
+        os.close(theirs)
+        if "error" in result:
+            raise result["error"]
+        self.sock = result["sock"]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def _serve(self):
+        import socket
+        import threading
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
