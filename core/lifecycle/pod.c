@@ -26,6 +26,7 @@
 #include "network.h"
 #include "sandbox/ns.h"
 #include "sandbox/podfiles.h"
+#include "security.h"
 #include "spec/sysctl.h"
 
 #define POD_META_MAX 253
@@ -389,7 +390,8 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
         struct ns_pin_config pin = { 0 };
         struct lc_pod *pod = NULL;
         struct pod_record *rec;
-        bool reserved = false, dir_made = false, net_up = false, saved = false, indexed = false;
+        bool reserved = false, dir_made = false, net_up = false, saved = false, indexed = false,
+             sec_made = false;
         size_t n = 0;
         int r;
 
@@ -481,6 +483,30 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
         if (r < 0)
                 goto fail;
         reserved = true;
+
+        /* The security modules' per-pod state (SELinux: the pod's MCS level). */
+        {
+                const Runtime__V1__SELinuxOption *se = cfg->linux && cfg->linux->security_context
+                                                               ? cfg->linux->security_context->selinux_options
+                                                               : NULL;
+                struct ocid_security_pod sp = {
+                        .size = sizeof(sp),
+                        .pod_id = rec->id,
+                        .selinux_user = se && se->user && *se->user ? se->user : NULL,
+                        .selinux_role = se && se->role && *se->role ? se->role : NULL,
+                        .selinux_type = se && se->type && *se->type ? se->type : NULL,
+                        .selinux_level = se && se->level && *se->level ? se->level : NULL,
+                };
+                _cleanup_free_ char *process_label = NULL, *mount_label = NULL;
+
+                r = security_pod_create_chain(lc->modules, &sp, &process_label, &mount_label, err);
+                if (r < 0)
+                        goto fail;
+                sec_made = true;
+                if (process_label || mount_label)
+                        ocid_log(OCID_LOG_DEBUG, "pod '%s': process label '%s', mount label '%s'", rec->id,
+                                 process_label ?: "", mount_label ?: "");
+        }
 
         if (rec->log_directory) {
                 r = ocid_mkdir_p(rec->log_directory, 0755, err);
@@ -583,6 +609,10 @@ fail:
                         ocid_log(OCID_LOG_WARNING, "pod '%s': rollback incomplete: %s", rec->id,
                                  ocid_error_message(&undo));
         }
+        if (sec_made && security_pod_remove_chain(lc->modules, rec->id, &undo) < 0) {
+                ocid_log(OCID_LOG_WARNING, "pod '%s': rollback: %s", rec->id, ocid_error_message(&undo));
+                ocid_error_clear(&undo);
+        }
         if (reserved)
                 (void) names_release(lc->reg->pod_names, rec->name, NULL);
         store_ref_put(&pod->ref);
@@ -664,6 +694,11 @@ int pod_remove(struct lifecycle *lc, const char *id, struct ocid_error **err)
                 r = pod_stop_locked(lc, pod, err);
         if (r >= 0 && pod->rec.pod_dir) {
                 r = ocid_rm_rf(pod->rec.pod_dir, err);
+                if (r < 0)
+                        r = ocid_error_prefix(err, "remove pod sandbox '%s'", pod->rec.id);
+        }
+        if (r >= 0) {
+                r = security_pod_remove_chain(lc->modules, pod->rec.id, err);
                 if (r < 0)
                         r = ocid_error_prefix(err, "remove pod sandbox '%s'", pod->rec.id);
         }
