@@ -583,6 +583,32 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                 if (r < 0)
                         goto fail;
         }
+        {
+                /* The security modules, in the configured order, on the spec. */
+                static const uint32_t profile_types[] = {
+                        [SPEC_PROFILE_UNSET] = OCID_SECURITY_PROFILE_UNSET,
+                        [SPEC_PROFILE_RUNTIME_DEFAULT] = OCID_SECURITY_PROFILE_RUNTIME_DEFAULT,
+                        [SPEC_PROFILE_UNCONFINED] = OCID_SECURITY_PROFILE_UNCONFINED,
+                        [SPEC_PROFILE_LOCALHOST] = OCID_SECURITY_PROFILE_LOCALHOST,
+                };
+                struct ocid_security_request sr = {
+                        .size = sizeof(sr),
+                        .container_id = rec->id,
+                        .pod_id = pod->rec.id,
+                        .privileged = extra.privileged,
+                        .seccomp = { profile_types[extra.seccomp.type], extra.seccomp.localhost_ref },
+                        .apparmor = { profile_types[extra.apparmor.type], extra.apparmor.localhost_ref },
+                        .selinux_user = extra.selinux_user,
+                        .selinux_role = extra.selinux_role,
+                        .selinux_type = extra.selinux_type,
+                        .selinux_level = extra.selinux_level,
+                        .relabel = (const char *const *) extra.relabel,
+                };
+
+                r = security_apply_chain(lc->modules, &sr, spec, NULL, err);
+                if (r < 0)
+                        goto fail;
+        }
         rec->stop_signal = extra.stop_signal > 0 ? extra.stop_signal : SIGTERM;
         rec->tty = extra.tty;
         rec->stdin_open = extra.stdin;
