@@ -7,6 +7,15 @@ dist_ocidconf_DATA = etc/crio.conf
 ocidcnidir = $(datadir)/ocid/cni
 dist_ocidcni_DATA = etc/cni/10-ocid-bridge.conflist
 
+# The AppArmor profile template that sec-apparmor renders and loads
+# (modules.sec-apparmor.template).
+if BUILD_MODULE_sec_apparmor
+ocidapparmordir = $(sysconfdir)/ocid/apparmor
+dist_ocidapparmor_DATA = etc/apparmor/ocid-default
+else
+EXTRA_DIST += etc/apparmor/ocid-default
+endif
+
 # Drop-ins are read from crio.conf.d next to crio.conf; ship it empty.
 install-data-hook: install-data-hook-etc
 install-data-hook-etc:

@@ -106,7 +106,7 @@ tests_unit_modules_test_sec_apparmor_SOURCES = tests/unit/modules/test-sec-appar
 tests_unit_modules_test_sec_apparmor_CPPFLAGS = $(MODULE_TEST_CPPF)
 tests_unit_modules_test_sec_apparmor_CFLAGS = $(MODULE_TEST_CF) $(APPARMOR_CFLAGS)
 tests_unit_modules_test_sec_apparmor_LDADD = $(MODULE_TEST_LIBS) $(APPARMOR_LIBS)
-tests_unit_modules_test_sec_apparmor_LDFLAGS = -Wl,--wrap=aa_is_enabled
+tests_unit_modules_test_sec_apparmor_LDFLAGS = -Wl,--wrap=aa_is_enabled -Wl,--wrap=aa_find_mountpoint
 EXTRA_tests_unit_modules_test_sec_apparmor_DEPENDENCIES = modules/sec-apparmor.la
 endif
 endif
