@@ -252,3 +252,41 @@ def test_hostile_input(ctr_daemon, rt, pb, handler, tmp_path):
     assert len(rt.ListContainers(cri.ListContainersRequest()).containers) == 0
     assert list((Path(ctr_daemon.runroot) / "containers").glob("*")) == []
     pod.remove()
+
+
+def test_concurrent_pods_and_containers(ctr_daemon, rt, pb, handler, tmp_path):
+    """10 pods x 3 containers created, started, stopped and removed
+    concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+    cri = pb.cri
+
+    def one(i):
+        pod = Pod(rt, pb, handler, tmp_path, f"c{i}")
+        ids = []
+        for j in range(3):
+            cid = pod.create(f"k{j}", ["sleep", "1000"])
+            rt.StartContainer(cri.StartContainerRequest(container_id=cid), timeout=120)
+            ids.append(cid)
+        return pod, ids
+
+    with ThreadPoolExecutor(10) as ex:
+        made = list(ex.map(one, range(10)))
+    lst = rt.ListContainers(cri.ListContainersRequest(filter=cri.ContainerFilter(
+        state=cri.ContainerStateValue(state=cri.CONTAINER_RUNNING))), timeout=30).containers
+    assert len(lst) == 30
+    for pod, ids in made:
+        f = cri.ContainerFilter(pod_sandbox_id=pod.id)
+        assert sorted(c.id for c in rt.ListContainers(cri.ListContainersRequest(filter=f)).containers) == sorted(ids)
+
+    def down(m):
+        pod, ids = m
+        for cid in ids:
+            rt.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=0), timeout=60)
+            rt.RemoveContainer(cri.RemoveContainerRequest(container_id=cid), timeout=60)
+        pod.remove()
+
+    with ThreadPoolExecutor(10) as ex:
+        list(ex.map(down, made))
+    assert len(rt.ListContainers(cri.ListContainersRequest()).containers) == 0
+    assert len(rt.ListPodSandbox(cri.ListPodSandboxRequest()).items) == 0
+    assert ctr_daemon.mounts_under(ctr_daemon.root) == []
