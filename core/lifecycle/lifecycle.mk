@@ -6,6 +6,8 @@ core_sources += \
 	core/lifecycle/pod.c core/lifecycle/pod.h \
 	core/lifecycle/container.c core/lifecycle/container.h \
 	core/lifecycle/events.c core/lifecycle/events.h \
+	core/lifecycle/exitwatch.c core/lifecycle/exitwatch.h \
+	core/lifecycle/restore.c core/lifecycle/restore.h \
 	core/server/cri-pod.c core/server/cri-pod.h \
 	core/server/cri-container.c core/server/cri-container.h
 
@@ -14,7 +16,9 @@ check_PROGRAMS += \
 	tests/unit/core/lifecycle/test-records \
 	tests/unit/core/lifecycle/test-pod \
 	tests/unit/core/lifecycle/test-container \
-	tests/unit/core/lifecycle/test-events
+	tests/unit/core/lifecycle/test-events \
+	tests/unit/core/lifecycle/test-exitwatch \
+	tests/unit/core/lifecycle/test-restore
 endif
 
 tests_unit_core_lifecycle_test_records_SOURCES = tests/unit/core/lifecycle/test-records.c
@@ -38,3 +42,15 @@ tests_unit_core_lifecycle_test_events_SOURCES = tests/unit/core/lifecycle/test-e
 tests_unit_core_lifecycle_test_events_CPPFLAGS = $(CORE_TEST_CPPF)
 tests_unit_core_lifecycle_test_events_CFLAGS = $(CORE_TEST_CF)
 tests_unit_core_lifecycle_test_events_LDADD = $(CORE_TEST_LIBS)
+
+tests_unit_core_lifecycle_test_exitwatch_SOURCES = tests/unit/core/lifecycle/test-exitwatch.c
+tests_unit_core_lifecycle_test_exitwatch_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_lifecycle_test_exitwatch_CFLAGS = $(CORE_TEST_CF)
+tests_unit_core_lifecycle_test_exitwatch_LDADD = $(CORE_TEST_LIBS)
+$(tests_unit_core_lifecycle_test_exitwatch_OBJECTS): core/server/cri.pb-c.h
+
+tests_unit_core_lifecycle_test_restore_SOURCES = tests/unit/core/lifecycle/test-restore.c
+tests_unit_core_lifecycle_test_restore_CPPFLAGS = $(CORE_TEST_CPPF)
+tests_unit_core_lifecycle_test_restore_CFLAGS = $(CORE_TEST_CF)
+tests_unit_core_lifecycle_test_restore_LDADD = $(CORE_TEST_LIBS)
+$(tests_unit_core_lifecycle_test_restore_OBJECTS): core/server/cri.pb-c.h

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define OCID_LOG_CATEGORY "restore"
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/magic.h>   /* NSFS_MAGIC */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <ocid/cleanup.h>
+#include <ocid/error.h>
+#include <ocid/fs.h>
+#include <ocid/json.h>
+#include <ocid/log.h>
+#include <ocid/module.h>
+#include <ocid/runtime.h>
+#include <ocid/util.h>
+
+#include "config.h"
+#include "lifecycle/exitwatch.h"
+#include "lifecycle/restore.h"
+#include "modules.h"
+#include "runtime.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+/* ---- container records ---- */
+
+static int rs_get_str(struct json_object *o, const char *key, bool required, char **ret, struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v) {
+                if (required)
+                        return ocid_error_msg(err, EINVAL, "record member '%s' is missing", key);
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is not a string", key);
+        *ret = xstrdup(json_object_get_string(v));
+        return 0;
+}
+
+static int rs_get_int(struct json_object *o, const char *key, int64_t min, int64_t max, int64_t *ret,
+                      struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+        int64_t x;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not an integer", key);
+        errno = 0;
+        x = json_object_get_int64(v);
+        if (errno != 0 || x < min || x > max)
+                return ocid_error_msg(err, EINVAL, "record member '%s' is out of range", key);
+        *ret = x;
+        return 0;
+}
+
+static int rs_get_i32(struct json_object *o, const char *key, int64_t min, int64_t max, int32_t *ret,
+                      struct ocid_error **err)
+{
+        int64_t x;
+        int r = rs_get_int(o, key, min, max, &x, err);
+
+        if (r < 0)
+                return r;
+        *ret = (int32_t) x;
+        return 0;
+}
+
+static int rs_get_bool(struct json_object *o, const char *key, int32_t *ret, struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not a boolean", key);
+        *ret = json_object_get_boolean(v) ? 1 : 0;
+        return 0;
+}
+
+static int rs_get_kv(struct json_object *o, const char *key, char ***ret, struct ocid_error **err)
+{
+        struct json_object *m = NULL;
+        char **kv;
+
+        if (!json_object_object_get_ex(o, key, &m) || !json_object_is_type(m, json_type_object))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not an object", key);
+        kv = xcalloc(1, sizeof(char *));
+        json_object_object_foreach(m, k, v) {
+                if (!json_object_is_type(v, json_type_string)) {
+                        ocid_strv_free(kv);
+                        return ocid_error_msg(err, EINVAL, "record member '%s.%s' is not a string", key, k);
+                }
+                ocid_strv_push(&kv, k);
+                ocid_strv_push(&kv, json_object_get_string(v));
+        }
+        *ret = kv;
+        return 0;
+}
+
+/* A JSON member kept as text (mounts, resources): null or absent is NULL. */
+static int rs_get_json_text(struct json_object *o, const char *key, json_type type, char **ret,
+                            struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, type))
+                return ocid_error_msg(err, EINVAL, "record member '%s' has the wrong type", key);
+        *ret = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        return 0;
+}
+
+static bool is_id(const char *s)
+{
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+                        return false;
+        return n == 64;
+}
+
+int restore_ctr_record_from_json(struct json_object *o, struct ctr_record *ret, struct ocid_error **err)
+{
+        _cleanup_(ctr_record_done) struct ctr_record r = { 0 };
+        static const char *const states[] = { "created", "running", "exited" };
+        struct json_object *st = NULL;
+        int64_t x;
+        int q;
+
+        if (!json_object_is_type(o, json_type_object))
+                return ocid_error_msg(err, EINVAL, "a record must be a JSON object");
+        if ((q = rs_get_int(o, "version", RECORDS_VERSION, RECORDS_VERSION, &x, err)) < 0)
+                return q;
+        if ((q = rs_get_str(o, "id", true, &r.id, err)) < 0 || (q = rs_get_str(o, "name", true, &r.name, err)) < 0 ||
+            (q = rs_get_str(o, "pod_id", true, &r.pod_id, err)) < 0 ||
+            (q = rs_get_str(o, "metadata_name", true, &r.meta_name, err)) < 0 ||
+            (q = rs_get_int(o, "metadata_attempt", 0, UINT32_MAX, &x, err)) < 0)
+                return q;
+        r.meta_attempt = (uint32_t) x;
+        if (!is_id(r.id))
+                return ocid_error_msg(err, EINVAL, "record member 'id' is not 64 hexadecimal characters");
+        if (!is_id(r.pod_id))
+                return ocid_error_msg(err, EINVAL, "record member 'pod_id' is not 64 hexadecimal characters");
+        if ((q = rs_get_str(o, "image", true, &r.image, err)) < 0 ||
+            (q = rs_get_str(o, "image_id", true, &r.image_id, err)) < 0 ||
+            (q = rs_get_str(o, "image_ref", true, &r.image_ref, err)) < 0 ||
+            (q = rs_get_kv(o, "labels", &r.labels, err)) < 0 ||
+            (q = rs_get_kv(o, "annotations", &r.annotations, err)) < 0 ||
+            (q = rs_get_str(o, "log_path", true, &r.log_path, err)) < 0 ||
+            (q = rs_get_str(o, "bundle", true, &r.bundle, err)) < 0 ||
+            (q = rs_get_str(o, "persist_dir", true, &r.persist_dir, err)) < 0 ||
+            (q = rs_get_str(o, "rootfs", false, &r.rootfs, err)) < 0 ||
+            (q = rs_get_str(o, "runtime_handler", true, &r.runtime_handler, err)) < 0 ||
+            (q = rs_get_json_text(o, "mounts", json_type_array, &r.mounts, err)) < 0 ||
+            (q = rs_get_json_text(o, "resources", json_type_object, &r.resources, err)) < 0 ||
+            (q = rs_get_i32(o, "stop_signal", 0, 64, &r.stop_signal, err)) < 0 ||
+            (q = rs_get_bool(o, "tty", &r.tty, err)) < 0 || (q = rs_get_bool(o, "stdin", &r.stdin_open, err)) < 0 ||
+            (q = rs_get_bool(o, "stdin_once", &r.stdin_once, err)) < 0 ||
+            (q = rs_get_i32(o, "pid", 0, INT32_MAX, &r.pid, err)) < 0 ||
+            (q = rs_get_int(o, "created_at", 0, INT64_MAX, &r.created_at, err)) < 0 ||
+            (q = rs_get_int(o, "started_at", 0, INT64_MAX, &r.started_at, err)) < 0 ||
+            (q = rs_get_int(o, "finished_at", 0, INT64_MAX, &r.finished_at, err)) < 0 ||
+            (q = rs_get_i32(o, "exit_code", INT32_MIN, INT32_MAX, &r.exit_code, err)) < 0 ||
+            (q = rs_get_bool(o, "oom_killed", &r.oom_killed, err)) < 0)
+                return q;
+        if (!json_object_object_get_ex(o, "state", &st) || !json_object_is_type(st, json_type_string))
+                return ocid_error_msg(err, EINVAL, "record member 'state' is missing or not a string");
+        r.state = -1;
+        for (int i = 0; i < 3; i++)
+                if (streq(json_object_get_string(st), states[i]))
+                        r.state = i;
+        if (r.state < 0)
+                return ocid_error_msg(err, EINVAL, "record member 'state' has an unknown value '%s'",
+                                      json_object_get_string(st));
+        *ret = r;
+        memset(&r, 0, sizeof(r));
+        return 0;
+}
+
+char *restore_ctr_record_path(const char *root, const char *id)
+{
+        return xasprintf("%s/" RESTORE_CTR_DIR "/%s.json", root, id);
+}
+
+int restore_ctr_record_load(const char *root, const char *id, struct ctr_record *ret, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = restore_ctr_record_path(root, id);
+        _cleanup_json_ struct json_object *o = NULL;
+        int q;
+
+        q = ocid_json_read_file(path, RECORDS_MAX_SIZE, &o, err);
+        if (q < 0)
+                return q;
+        return restore_ctr_record_from_json(o, ret, err);
+}
+
+int restore_ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = restore_ctr_record_path(root, r->id);
+        _cleanup_json_ struct json_object *o = ctr_record_to_json(r);
+
+        return ocid_json_write_file_atomic(path, o, 0600, err);
+}
+
+/* ---- listing ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The stems of the *.json files of dir, sorted; stale temporary files of
+ * an interrupted atomic write (".<name>.<hex>.tmp") are removed unless
+ * dry_run. A missing directory holds nothing. */
+static int list_records(const char *dir, bool dry_run, char ***ret, struct ocid_error **err)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        char **names = xcalloc(1, sizeof(char *));
+        struct dirent *de;
+
+        d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret = names;
+                        return 0;
+                }
+                ocid_strv_free(names);
+                return ocid_error_set(err, errno, "open '%s'", dir);
+        }
+        while ((errno = 0, de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+
+                if (de->d_name[0] == '.') {
+                        if (!dry_run && n > 4 && ocid_endswith(de->d_name, ".tmp") &&
+                            ocid_startswith(de->d_name, ".") && strstr(de->d_name, ".json.")) {
+                                _cleanup_free_ char *p = ocid_path_join(dir, de->d_name);
+
+                                if (unlink(p) == 0)
+                                        ocid_log(OCID_LOG_INFO, "removed '%s', left by an interrupted write", p);
+                        }
+                        continue;
+                }
+                if (n <= 5 || !ocid_endswith(de->d_name, ".json"))
+                        continue;
+                char *stem = xstrndup(de->d_name, n - 5);
+
+                ocid_strv_push(&names, stem);
+                free(stem);
+        }
+        if (errno != 0) {
+                ocid_strv_free(names);
+                return ocid_error_set(err, errno, "read '%s'", dir);
+        }
+        qsort(names, ocid_strv_length(names), sizeof(char *), cmp_str);
+        *ret = names;
+        return 0;
+}
+
+/* ---- objects ---- */
+
+static void rs_pod_destroy(struct store_ref *ref)
+{
+        struct lc_pod *pod = store_container_of(ref, struct lc_pod, ref);
+
+        pod_record_done(&pod->rec);
+        pthread_mutex_destroy(&pod->lock);
+        pthread_mutex_destroy(&pod->op_lock);
+        free(pod);
+}
+
+static void rs_ctr_destroy(struct store_ref *ref)
+{
+        struct lc_container *c = store_container_of(ref, struct lc_container, ref);
+
+        ctr_record_done(&c->rec);
+        pthread_mutex_destroy(&c->lock);
+        pthread_mutex_destroy(&c->op_lock);
+        free(c);
+}
+
+struct restore_ctx {
+        struct lifecycle *lc;
+        unsigned flags;
+        restore_bad_fn bad;
+        void *userdata;
+        struct restore_stats st;
+};
+
+static void report_bad(struct restore_ctx *x, const char *kind, const char *id, const char *path,
+                       const char *reason)
+{
+        if (streq(kind, "pod"))
+                x->st.bad_pods++;
+        else
+                x->st.bad_containers++;
+        if (x->bad)
+                x->bad(x->userdata, kind, id, path, reason);
+        else
+                ocid_log(OCID_LOG_WARNING, "%s record '%s' cannot be restored: %s; skipping it, '%s' stays on disk",
+                         kind, id, reason, path);
+}
+
+/* Whether a namespace pin is still a mounted namespace. */
+static bool pin_alive(const char *path)
+{
+        struct statfs sfs;
+
+        return statfs(path, &sfs) == 0 && (uint64_t) sfs.f_type == (uint64_t) NSFS_MAGIC;
+}
+
+/* Reserves the name and indexes the ID: the registry's create order,
+ * with what the record says. */
+static int register_names(struct ocid_registry *reg, bool pod, const char *name, const char *id,
+                          struct ocid_error **err)
+{
+        int r;
+
+        r = names_reserve(pod ? reg->pod_names : reg->ctr_names, name, id, err);
+        if (r < 0)
+                return r;
+        r = truncindex_add(pod ? reg->pod_ids : reg->ctr_ids, id, err);
+        if (r < 0) {
+                (void) names_release(pod ? reg->pod_names : reg->ctr_names, name, NULL);
+                return r;
+        }
+        return 0;
+}
+
+static void unregister_names(struct ocid_registry *reg, bool pod, const char *name, const char *id)
+{
+        (void) truncindex_delete(pod ? reg->pod_ids : reg->ctr_ids, id, NULL);
+        (void) names_release(pod ? reg->pod_names : reg->ctr_names, name, NULL);
+}
+
+static int cmp_pod_created(const void *a, const void *b)
+{
+        const struct lc_pod *x = *(struct lc_pod *const *) a, *y = *(struct lc_pod *const *) b;
+
+        if (x->rec.created_at != y->rec.created_at)
+                return x->rec.created_at < y->rec.created_at ? -1 : 1;
+        return strcmp(x->rec.id, y->rec.id);
+}
+
+static int cmp_ctr_created(const void *a, const void *b)
+{
+        const struct lc_container *x = *(struct lc_container *const *) a, *y = *(struct lc_container *const *) b;
+
+        if (x->rec.created_at != y->rec.created_at)
+                return x->rec.created_at < y->rec.created_at ? -1 : 1;
+        return strcmp(x->rec.id, y->rec.id);
+}
+
+static int restore_pods(struct restore_ctx *x, struct ocid_error **err)
+{
+        struct lifecycle *lc = x->lc;
+        const char *root = lc->config->root;
+        _cleanup_free_ char *dir = ocid_path_join(root, RECORDS_PODS_DIR);
+        _cleanup_free_ struct lc_pod **pods = NULL;
+        char **names = NULL;
+        size_t n = 0;
+        int r;
+
+        r = list_records(dir, x->flags & RESTORE_DRY_RUN, &names, err);
+        if (r < 0)
+                return r;
+        pods = xcalloc(ocid_strv_length(names) + 1, sizeof(*pods));
+        for (size_t i = 0; names[i]; i++) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+                _cleanup_free_ char *path = pod_record_path(root, names[i]);
+                struct lc_pod *pod;
+
+                if (!is_id(names[i])) {
+                        report_bad(x, "pod", names[i], path, "the file name is not <pod ID>.json");
+                        continue;
+                }
+                pod = xzalloc(sizeof(*pod));
+                store_ref_init(&pod->ref, rs_pod_destroy);
+                pthread_mutex_init(&pod->lock, NULL);
+                pthread_mutex_init(&pod->op_lock, NULL);
+                r = pod_record_load(root, names[i], &pod->rec, &e);
+                if (r >= 0 && !streq(pod->rec.id, names[i]))
+                        r = ocid_error_msg(&e, EINVAL, "the record holds the ID '%s'", pod->rec.id);
+                if (r >= 0 && !modules_find_handler(lc->modules, pod->rec.runtime_handler))
+                        r = ocid_error_msg(&e, EINVAL, "no runtime handler '%s' is configured",
+                                           pod->rec.runtime_handler);
+                if (r < 0) {
+                        report_bad(x, "pod", names[i], path, ocid_error_message(&e));
+                        store_ref_put(&pod->ref);
+                        continue;
+                }
+                pods[n++] = pod;
+        }
+        ocid_strv_free(names);
+
+        /* The earlier pod keeps a name two records claim. */
+        qsort(pods, n, sizeof(*pods), cmp_pod_created);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+                _cleanup_free_ char *path = pod_record_path(root, pods[i]->rec.id);
+                struct pod_record *rec = &pods[i]->rec;
+                bool gone;
+
+                r = register_names(lc->reg, true, rec->name, rec->id, &e);
+                if (r < 0) {
+                        report_bad(x, "pod", rec->id, path, ocid_error_message(&e));
+                        store_ref_put(&pods[i]->ref);
+                        continue;
+                }
+                gone = (rec->netns_path && !pin_alive(rec->netns_path)) ||
+                       (rec->ipcns_path && !pin_alive(rec->ipcns_path)) ||
+                       (rec->utsns_path && !pin_alive(rec->utsns_path));
+                if (gone && rec->state == RECORDS_POD_READY && !(x->flags & RESTORE_DRY_RUN)) {
+                        ocid_log(OCID_LOG_INFO, "pod '%s': its namespaces are gone, it is not ready", rec->id);
+                        rec->state = RECORDS_POD_NOTREADY;
+                        x->st.pods_notready++;
+                        if (pod_record_save(root, rec, &e) < 0) {
+                                ocid_log(OCID_LOG_WARNING, "pod '%s': %s, ignoring", rec->id, ocid_error_message(&e));
+                                ocid_error_clear(&e);
+                        }
+                }
+                r = store_add(lc->reg->pods, rec->id, pods[i], &e);
+                if (r < 0) {
+                        unregister_names(lc->reg, true, rec->name, rec->id);
+                        report_bad(x, "pod", rec->id, path, ocid_error_message(&e));
+                } else
+                        x->st.pods++;
+                store_ref_put(&pods[i]->ref);
+        }
+        return 0;
+}
+
+static void ctr_runtime_fill_rs(const struct lifecycle *lc, const struct ctr_record *r, char *exit_dir,
+                                struct ocid_runtime_container *rc)
+{
+        *rc = (struct ocid_runtime_container) {
+                .size = sizeof(*rc),
+                .id = r->id,
+                .name = r->name,
+                .bundle = r->bundle,
+                .persist_dir = r->persist_dir,
+                .log_path = r->log_path,
+                .exit_dir = exit_dir,
+                .terminal = r->tty,
+                .stdin_open = r->stdin_open,
+                .stdin_once = r->stdin_once,
+                .systemd_cgroup = lc->config->cgroup_manager && streq(lc->config->cgroup_manager, "systemd"),
+        };
+}
+
+/* Asks the runtime about a container that has not exited yet and records
+ * what it says (single-threaded: no lock needed). */
+static void ctr_settle(struct restore_ctx *x, struct lc_container *c, const struct modules_handler *h)
+{
+        struct lifecycle *lc = x->lc;
+        _cleanup_error_ struct ocid_error *e = NULL;
+        _cleanup_free_ char *xd = ocid_path_join(lc->config->runroot, RESTORE_EXITS_DIR);
+        _cleanup_free_ char *oom = NULL;
+        struct ctr_record *rec = &c->rec;
+        struct ocid_runtime_container rc;
+        struct ocid_runtime_state st = { .size = sizeof(st) };
+        int32_t code = 255;
+        int64_t fin = 0;
+        int r;
+
+        ctr_runtime_fill_rs(lc, rec, xd, &rc);
+        r = runtime_state(h, &rc, &st, &e);
+        if (r >= 0 && (streq(st.status, "running") || streq(st.status, "paused"))) {
+                rec->state = CTR_RUNNING;
+                return;
+        }
+        if (r >= 0 && streq(st.status, "created")) {
+                rec->state = CTR_CREATED;
+                return;
+        }
+        if (r < 0) {
+                ocid_log(OCID_LOG_INFO, "container '%s': the runtime does not know it (%s): it has exited", rec->id,
+                         ocid_error_message(&e));
+                ocid_error_clear(&e);
+        }
+        if (r >= 0 && st.exited) {
+                code = st.exit_code;
+                fin = st.finished_ns;
+        } else if (exitwatch_read(xd, rec->id, &code, &fin, &e) <= 0) {
+                /* No status anywhere (a reboot took the runroot): 255,
+                 * as CRI-O records a container whose exit file is gone. */
+                ocid_error_clear(&e);
+                code = 255;
+                fin = 0;
+        }
+        oom = ocid_path_join(rec->persist_dir, "oom");
+        rec->state = CTR_EXITED;
+        rec->exit_code = code;
+        rec->finished_at = fin > 0 ? fin : ocid_now_realtime_ns();
+        rec->oom_killed = (r >= 0 && st.oom_killed) || access(oom, F_OK) == 0;
+        rec->pid = 0;
+        x->st.exited++;
+        if (restore_ctr_record_save(lc->config->root, rec, &e) < 0)
+                ocid_log(OCID_LOG_WARNING, "container '%s': %s, ignoring", rec->id, ocid_error_message(&e));
+}
+
+static int restore_containers(struct restore_ctx *x, struct ocid_error **err)
+{
+        struct lifecycle *lc = x->lc;
+        const char *root = lc->config->root;
+        _cleanup_free_ char *dir = ocid_path_join(root, RESTORE_CTR_DIR);
+        _cleanup_free_ struct lc_container **ctrs = NULL;
+        char **names = NULL;
+        size_t n = 0;
+        int r;
+
+        r = list_records(dir, x->flags & RESTORE_DRY_RUN, &names, err);
+        if (r < 0)
+                return r;
+        ctrs = xcalloc(ocid_strv_length(names) + 1, sizeof(*ctrs));
+        for (size_t i = 0; names[i]; i++) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+                _cleanup_free_ char *path = restore_ctr_record_path(root, names[i]);
+                struct lc_container *c;
+                struct lc_pod *pod = NULL;
+
+                if (!is_id(names[i])) {
+                        report_bad(x, "container", names[i], path, "the file name is not <container ID>.json");
+                        continue;
+                }
+                c = xzalloc(sizeof(*c));
+                store_ref_init(&c->ref, rs_ctr_destroy);
+                pthread_mutex_init(&c->lock, NULL);
+                pthread_mutex_init(&c->op_lock, NULL);
+                r = restore_ctr_record_load(root, names[i], &c->rec, &e);
+                if (r >= 0 && !streq(c->rec.id, names[i]))
+                        r = ocid_error_msg(&e, EINVAL, "the record holds the ID '%s'", c->rec.id);
+                if (r >= 0 && !(pod = store_get(lc->reg->pods, c->rec.pod_id)))
+                        r = ocid_error_msg(&e, ENOENT, "its pod sandbox '%s' is not restored", c->rec.pod_id);
+                if (pod)
+                        store_unref(lc->reg->pods, pod);
+                if (r >= 0 && !modules_find_handler(lc->modules, c->rec.runtime_handler))
+                        r = ocid_error_msg(&e, EINVAL, "no runtime handler '%s' is configured",
+                                           c->rec.runtime_handler);
+                if (r < 0) {
+                        report_bad(x, "container", names[i], path, ocid_error_message(&e));
+                        store_ref_put(&c->ref);
+                        continue;
+                }
+                ctrs[n++] = c;
+        }
+        ocid_strv_free(names);
+
+        qsort(ctrs, n, sizeof(*ctrs), cmp_ctr_created);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+                _cleanup_free_ char *path = restore_ctr_record_path(root, ctrs[i]->rec.id);
+                struct ctr_record *rec = &ctrs[i]->rec;
+
+                r = register_names(lc->reg, false, rec->name, rec->id, &e);
+                if (r < 0) {
+                        report_bad(x, "container", rec->id, path, ocid_error_message(&e));
+                        store_ref_put(&ctrs[i]->ref);
+                        continue;
+                }
+                if (rec->state != CTR_EXITED && !(x->flags & RESTORE_DRY_RUN))
+                        ctr_settle(x, ctrs[i], modules_find_handler(lc->modules, rec->runtime_handler));
+                r = store_add(lc->reg->ctrs, rec->id, ctrs[i], &e);
+                if (r < 0) {
+                        unregister_names(lc->reg, false, rec->name, rec->id);
+                        report_bad(x, "container", rec->id, path, ocid_error_message(&e));
+                } else
+                        x->st.containers++;
+                store_ref_put(&ctrs[i]->ref);
+        }
+        return 0;
+}
+
+int restore_run(struct lifecycle *lc, unsigned flags, restore_bad_fn bad, void *userdata,
+                struct restore_stats *ret_stats, struct ocid_error **err)
+{
+        struct restore_ctx x = { .lc = lc, .flags = flags, .bad = bad, .userdata = userdata };
+        int r;
+
+        r = restore_pods(&x, err);
+        if (r >= 0)
+                r = restore_containers(&x, err);
+        if (r < 0)
+                return ocid_error_prefix(err, "restore");
+        if (ret_stats)
+                *ret_stats = x.st;
+        return 0;
+}
+
+int restore_check(const struct ocid_config *config, const struct ocid_modules *modules, restore_bad_fn bad,
+                  void *userdata, struct restore_stats *ret_stats, struct ocid_error **err)
+{
+        struct lifecycle lc = {
+                .config = config,
+                .modules = modules,
+                .reg = registry_new(offsetof(struct lc_pod, ref), offsetof(struct lc_container, ref)),
+        };
+        int r;
+
+        r = restore_run(&lc, RESTORE_DRY_RUN, bad, userdata, ret_stats, err);
+        registry_free(lc.reg);
+        return r;
+}
