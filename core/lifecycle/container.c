@@ -561,30 +561,10 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                     json_object_object_get_ex(linux_, "resources", &res))
                         rec->resources = xstrdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
         }
-        /* The security modules, in the configured order, may edit or
-         * refuse the spec before the runtime sees it. */
         {
+                /* The security modules, in the configured order, on the spec;
+                 * any of them may refuse it. */
                 static const char *const no_paths[] = { NULL };
-                struct ocid_security_request sreq = {
-                        .size = sizeof(sreq),
-                        .container_id = rec->id,
-                        .pod_id = pod->rec.id,
-                        .privileged = extra.privileged,
-                        .seccomp = { (uint32_t) extra.seccomp.type, extra.seccomp.localhost_ref },
-                        .apparmor = { (uint32_t) extra.apparmor.type, extra.apparmor.localhost_ref },
-                        .selinux_user = extra.selinux_user,
-                        .selinux_role = extra.selinux_role,
-                        .selinux_type = extra.selinux_type,
-                        .selinux_level = extra.selinux_level,
-                        .relabel = extra.relabel ? (const char *const *) extra.relabel : no_paths,
-                };
-
-                r = security_apply_chain(lc->modules, &sreq, spec, NULL, err);
-                if (r < 0)
-                        goto fail;
-        }
-        {
-                /* The security modules, in the configured order, on the spec. */
                 static const uint32_t profile_types[] = {
                         [SPEC_PROFILE_UNSET] = OCID_SECURITY_PROFILE_UNSET,
                         [SPEC_PROFILE_RUNTIME_DEFAULT] = OCID_SECURITY_PROFILE_RUNTIME_DEFAULT,
@@ -602,7 +582,7 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                         .selinux_role = extra.selinux_role,
                         .selinux_type = extra.selinux_type,
                         .selinux_level = extra.selinux_level,
-                        .relabel = (const char *const *) extra.relabel,
+                        .relabel = extra.relabel ? (const char *const *) extra.relabel : no_paths,
                 };
 
                 r = security_apply_chain(lc->modules, &sr, spec, NULL, err);
