@@ -123,7 +123,8 @@ tests_unit_modules_test_sec_selinux_SOURCES = tests/unit/modules/test-sec-selinu
 tests_unit_modules_test_sec_selinux_CPPFLAGS = $(MODULE_TEST_CPPF)
 tests_unit_modules_test_sec_selinux_CFLAGS = $(MODULE_TEST_CF) $(SELINUX_CFLAGS)
 tests_unit_modules_test_sec_selinux_LDADD = $(MODULE_TEST_LIBS) $(SELINUX_LIBS)
-tests_unit_modules_test_sec_selinux_LDFLAGS = -Wl,--wrap=is_selinux_enabled -Wl,--wrap=security_getenforce
+tests_unit_modules_test_sec_selinux_LDFLAGS = -Wl,--wrap=is_selinux_enabled -Wl,--wrap=security_getenforce \
+	-Wl,--wrap=selinux_lxc_contexts_path -Wl,--wrap=security_check_context -Wl,--wrap=lsetfilecon
 EXTRA_tests_unit_modules_test_sec_selinux_DEPENDENCIES = modules/sec-selinux.la
 endif
 endif
