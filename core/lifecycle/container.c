@@ -25,6 +25,7 @@
 #include "image/manifest.h"
 #include "image/store.h"
 #include "lifecycle/container.h"
+#include "lifecycle/events.h"
 #include "modules.h"
 #include "runtime.h"
 #include "security.h"
@@ -619,6 +620,8 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
         if (r < 0)
                 goto fail;
         memcpy(ret_id, rec->id, 65);
+        event_bus_notify(lc->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT, rec->id,
+                         rec->pod_id);
         store_unref(lc->reg->ctrs, c);
         pod_unref(lc, pod);
         return 0;
@@ -685,6 +688,8 @@ int ctr_start(struct lifecycle *lc, const char *id, struct ocid_error **err)
         c->rec.state = CTR_RUNNING;
         r = ctr_record_save(lc->config->root, &c->rec, err);
         pthread_mutex_unlock(&c->lock);
+        event_bus_notify(lc->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT, c->rec.id,
+                         c->rec.pod_id);
 out:
         pthread_mutex_unlock(&c->op_lock);
         ctr_unref(lc, c);
@@ -807,6 +812,8 @@ static int ctr_remove_locked(struct lifecycle *lc, struct lc_container *c, struc
         (void) store_remove(lc->reg->ctrs, rec->id, NULL);
         (void) truncindex_delete(lc->reg->ctr_ids, rec->id, NULL);
         (void) names_release_id(lc->reg->ctr_names, rec->id);
+        event_bus_notify(lc->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT, rec->id,
+                         rec->pod_id);
         return 0;
 }
 

@@ -9,7 +9,8 @@ core_sources += \
 	core/lifecycle/exitwatch.c core/lifecycle/exitwatch.h \
 	core/lifecycle/restore.c core/lifecycle/restore.h \
 	core/server/cri-pod.c core/server/cri-pod.h \
-	core/server/cri-container.c core/server/cri-container.h
+	core/server/cri-container.c core/server/cri-container.h \
+	core/server/cri-events.c core/server/cri-events.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += \
