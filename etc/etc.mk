@@ -2,6 +2,14 @@
 ocidconfdir = $(sysconfdir)/ocid
 dist_ocidconf_DATA = etc/crio.conf
 
+# The default seccomp profile (RuntimeDefault) that sec-seccomp applies
+# (modules.sec-seccomp.default_profile); dist even without the module, so
+# that a tarball builds any module set.
+EXTRA_DIST += etc/seccomp.json
+if BUILD_MODULE_sec_seccomp
+ocidconf_DATA = etc/seccomp.json
+endif
+
 # An example only: installing it into /etc/cni/net.d would change the host's
 # networking, so it goes where an operator can copy it from.
 ocidcnidir = $(datadir)/ocid/cni
