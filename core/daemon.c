@@ -22,8 +22,12 @@
 #include "image/pull.h"
 #include "image/store.h"
 #include "lifecycle/container.h"
+#include "lifecycle/events.h"
+#include "lifecycle/exitwatch.h"
 #include "lifecycle/pod.h"
+#include "lifecycle/restore.h"
 #include "modules.h"
+#include "server/cri-events.h"
 #include "server/server.h"
 
 #define DAEMON_LISTEN_NAME "ocid.sock"
@@ -40,6 +44,7 @@ struct daemon {
         struct image_store *images;
         struct image_puller *puller;
         struct lifecycle *lifecycle;
+        struct exitwatch *exitwatch;
         struct server_env env;
         struct server *server;
         uv_signal_t sig_term, sig_int, sig_hup;
@@ -237,6 +242,11 @@ static void daemon_signal_cb(uv_signal_t *h, int signum)
         } else {
                 ocid_log(OCID_LOG_INFO, "received %s, shutting down", strsignal(signum));
                 d->stopping = true;
+                /* GetContainerEvents streams end now rather than at the
+                 * end of the grace period; exits are read again from the
+                 * exit files at the next start. */
+                event_bus_close(d->lifecycle->events);
+                exitwatch_close(TAKE_PTR(d->exitwatch));
         }
         server_shutdown(d->server, daemon_server_stopped, d);
 }
@@ -266,6 +276,7 @@ static int daemon_start_signals(struct daemon *d, struct ocid_error **err)
  * close callbacks run. */
 static void daemon_abort_loop(struct daemon *d)
 {
+        exitwatch_close(TAKE_PTR(d->exitwatch));
         if (d->server)
                 server_shutdown(d->server, NULL, NULL);
         daemon_close_signals(d);
@@ -348,6 +359,9 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
                 goto finish;
         /* RemoveImage refuses an image a container uses, naming it. */
         image_store_set_in_use_fn(d.images, ctr_image_in_use, d.lifecycle);
+        r = event_bus_new(0, cri_events_build, d.lifecycle, &d.lifecycle->events, err);
+        if (r < 0)
+                goto finish;
         d.env = (struct server_env) {
                 .config = config,
                 .modules = d.modules,
@@ -364,6 +378,25 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
                 goto finish;
         }
         loop_open = true;
+
+        /* The exit watch first, then the restore: an exit between the two
+         * is seen by both, and recorded once. Both before the server
+         * listens (docs/restart.md). */
+        {
+                _cleanup_free_ char *exits = ocid_path_join(config->runroot, RESTORE_EXITS_DIR);
+                struct restore_stats st = { 0 };
+
+                r = exitwatch_new(&d.loop, exits, exitwatch_container_exited, d.lifecycle, &d.exitwatch, err);
+                if (r < 0)
+                        goto finish;
+                r = restore_run(d.lifecycle, 0, NULL, NULL, &st, err);
+                if (r < 0)
+                        goto finish;
+                ocid_log(OCID_LOG_INFO,
+                         "restored %zu pod(s) and %zu container(s) (%zu found exited, %zu pod(s) without their "
+                         "namespaces); skipped %zu pod and %zu container record(s)",
+                         st.pods, st.containers, st.exited, st.pods_notready, st.bad_pods, st.bad_containers);
+        }
 
         so.listen = config->listen;
         so.max_message_size = (size_t) config->max_message_size;
@@ -401,6 +434,8 @@ finish:
          * restart to find) and the images go before the modules. */
         if (d.images)
                 image_store_set_in_use_fn(d.images, NULL, NULL);
+        if (d.lifecycle)
+                d.lifecycle->events = event_bus_free(d.lifecycle->events);
         lifecycle_free(d.lifecycle);
         image_puller_free(d.puller);
         image_store_free(d.images);

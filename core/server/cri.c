@@ -16,6 +16,7 @@
 #include "runtime.h"
 #include "server/call.h"
 #include "server/cri-container.h"
+#include "server/cri-events.h"
 #include "server/cri-image.h"
 #include "server/cri-pod.h"
 #include "server/cri-proto.h"
@@ -220,7 +221,7 @@ static const struct server_method_impl runtime_service[] = {
         { "StreamContainers", NULL, true },
         { "StreamContainerStats", NULL, true },
         { "StreamPodSandboxStats", NULL, true },
-        { "GetContainerEvents", NULL, true },
+        { "GetContainerEvents", cri_events_get, true },
         { "StreamPodSandboxMetrics", NULL, true },
 };
 

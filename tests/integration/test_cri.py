@@ -18,7 +18,7 @@ IMPLEMENTED = {
                        "RemovePodSandbox", "PodSandboxStatus", "ListPodSandbox",
                        "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
                        "ContainerStatus", "ListContainers", "ExecSync", "UpdateContainerResources",
-                       "ReopenContainerLog"},
+                       "ReopenContainerLog", "GetContainerEvents"},
     "ImageService": {"PullImage", "ListImages", "ImageStatus", "RemoveImage", "ImageFsInfo"},
 }
 

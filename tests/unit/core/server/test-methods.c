@@ -73,6 +73,7 @@ static void test_implemented_methods(void **state)
                 "/runtime.v1.RuntimeService/ExecSync",
                 "/runtime.v1.RuntimeService/UpdateContainerResources",
                 "/runtime.v1.RuntimeService/ReopenContainerLog",
+                "/runtime.v1.RuntimeService/GetContainerEvents",
                 "/runtime.v1.ImageService/PullImage",
                 "/runtime.v1.ImageService/ListImages",
                 "/runtime.v1.ImageService/ImageStatus",
