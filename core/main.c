@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ocid: the command line. Exit codes: 0 success, 1 runtime failure, 2
- * configuration or usage error. */
+ * configuration or usage error, 3 (`check` only) records that a restart
+ * would skip. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,9 +15,11 @@
 #include "config.h"
 #include "daemon.h"
 #include "image/import.h"
+#include "lifecycle/restore.h"
 #include "modules.h"
 
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG      2
+#define EXIT_BAD_RECORDS 3
 
 static void usage(FILE *f)
 {
@@ -27,7 +30,8 @@ static void usage(FILE *f)
                 "Commands:\n"
                 "  run        run the daemon in the foreground (the default)\n"
                 "  config     print the effective configuration as crio.conf\n"
-                "  check      validate the configuration and the modules it selects\n"
+                "  check      validate the configuration and the modules it selects, and\n"
+                "             report pod and container records a restart would skip\n"
                 "  version    print the version\n"
                 "  image      import images (OCI layouts, docker-archives) and list them:\n"
                 "             'ocid image --help' says more\n"
@@ -67,6 +71,39 @@ static int cmd_config(const struct daemon_options *o)
         return EXIT_SUCCESS;
 }
 
+static void print_bad_record(void *userdata, const char *kind, const char *id, const char *path,
+                             const char *reason)
+{
+        (void) userdata;
+        printf("bad %s record %s (%s): %s\n", kind, id, path, reason);
+}
+
+/* The records under root as a restart would load them, without the
+ * daemon: handlers come from the configuration, no module is started and
+ * nothing is changed. */
+static int check_records(const struct ocid_config *c)
+{
+        _cleanup_error_ struct ocid_error *error = NULL;
+        _cleanup_free_ struct modules_handler *handlers = xcalloc(c->n_runtimes + 1, sizeof(*handlers));
+        struct ocid_modules m = { .handlers = handlers, .n_handlers = c->n_runtimes };
+        struct restore_stats st = { 0 };
+
+        for (size_t i = 0; i < c->n_runtimes; i++) {
+                handlers[i].h.size = sizeof(handlers[i].h);
+                handlers[i].h.name = c->runtimes[i].name;
+        }
+        m.default_handler = c->default_runtime;
+        if (restore_check(c, &m, print_bad_record, NULL, &st, &error) < 0) {
+                fprintf(stderr, "ocid: %s\n", ocid_error_message(&error));
+                return EXIT_FAILURE;
+        }
+        printf("records: %zu pod(s) and %zu container(s) restorable, %zu pod and %zu container record(s) "
+               "would be skipped\n",
+               st.pods, st.containers, st.bad_pods, st.bad_containers);
+        fflush(stdout);
+        return st.bad_pods + st.bad_containers > 0 ? EXIT_BAD_RECORDS : EXIT_SUCCESS;
+}
+
 static int cmd_check(const struct daemon_options *o)
 {
         _cleanup_(config_freep) struct ocid_config *c = NULL;
@@ -77,7 +114,7 @@ static int cmd_check(const struct daemon_options *o)
         if (modules_check(c, &error) < 0)
                 return config_failed(&error);
         printf("configuration OK\n");
-        return EXIT_SUCCESS;
+        return check_records(c);
 }
 
 static int cmd_run(const struct daemon_options *o)
