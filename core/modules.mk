@@ -131,6 +131,20 @@ tests_unit_modules_fake_fake_init_fails_la_CFLAGS = $(FAKE_MODULE_CF)
 tests_unit_modules_fake_fake_init_fails_la_LDFLAGS = $(FAKE_MODULE_LDF)
 tests_unit_modules_fake_fake_init_fails_la_LIBADD = $(FAKE_MODULE_LIBS)
 
+# Two security modules with every security op, for the chain tests.
+fake_sec_chain = tests/unit/modules/fake/fake-sec-a.la tests/unit/modules/fake/fake-sec-b.la
+check_LTLIBRARIES += $(fake_sec_chain)
+tests_unit_modules_fake_fake_sec_a_la_SOURCES = tests/unit/modules/fake/fake-sec-chain.c
+tests_unit_modules_fake_fake_sec_a_la_CPPFLAGS = $(AM_CPPFLAGS) -DFAKE_SYM=fake_sec_a -DFAKE_NAME='"fake-sec-a"'
+tests_unit_modules_fake_fake_sec_a_la_CFLAGS = $(FAKE_MODULE_CF) $(JSONC_CFLAGS)
+tests_unit_modules_fake_fake_sec_a_la_LDFLAGS = $(FAKE_MODULE_LDF)
+tests_unit_modules_fake_fake_sec_a_la_LIBADD = $(FAKE_MODULE_LIBS) $(JSONC_LIBS)
+tests_unit_modules_fake_fake_sec_b_la_SOURCES = tests/unit/modules/fake/fake-sec-chain.c
+tests_unit_modules_fake_fake_sec_b_la_CPPFLAGS = $(AM_CPPFLAGS) -DFAKE_SYM=fake_sec_b -DFAKE_NAME='"fake-sec-b"'
+tests_unit_modules_fake_fake_sec_b_la_CFLAGS = $(FAKE_MODULE_CF) $(JSONC_CFLAGS)
+tests_unit_modules_fake_fake_sec_b_la_LDFLAGS = $(FAKE_MODULE_LDF)
+tests_unit_modules_fake_fake_sec_b_la_LIBADD = $(FAKE_MODULE_LIBS) $(JSONC_LIBS)
+
 # Unit tests of the loader, the set and the wrappers; they load the test
 # modules above, so they depend on them.
 check_PROGRAMS += \
@@ -169,7 +183,7 @@ tests_unit_core_test_security_SOURCES = tests/unit/core/test-security.c
 tests_unit_core_test_security_CPPFLAGS = $(CORE_TEST_CPPF)
 tests_unit_core_test_security_CFLAGS = $(CORE_TEST_CF)
 tests_unit_core_test_security_LDADD = $(CORE_TEST_LIBS)
-EXTRA_tests_unit_core_test_security_DEPENDENCIES = $(fake_modules)
+EXTRA_tests_unit_core_test_security_DEPENDENCIES = $(fake_modules) $(fake_sec_chain)
 
 tests_unit_core_test_runtime_SOURCES = tests/unit/core/test-runtime.c
 tests_unit_core_test_runtime_CPPFLAGS = $(CORE_TEST_CPPF)
