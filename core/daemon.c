@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,9 +360,21 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
                 goto finish;
         /* RemoveImage refuses an image a container uses, naming it. */
         image_store_set_in_use_fn(d.images, ctr_image_in_use, d.lifecycle);
-        r = event_bus_new(0, cri_events_build, d.lifecycle, &d.lifecycle->events, err);
-        if (r < 0)
-                goto finish;
+        {
+                /* Test hook: a small per-client queue, so that a test can
+                 * make a client lose events with a few containers. */
+                const char *q = getenv("OCID_TEST_EVENT_QUEUE");
+                uint64_t n = 0;
+
+                if (q && (ocid_parse_uint64(q, &n) < 0 || n == 0 || n > EVENT_BUS_INBOX_MAX))
+                        n = 0;
+                if (n > 0)
+                        ocid_log(OCID_LOG_WARNING, "OCID_TEST_EVENT_QUEUE=%" PRIu64 ": %" PRIu64
+                                                   " container events per client", n, n);
+                r = event_bus_new((size_t) n, cri_events_build, d.lifecycle, &d.lifecycle->events, err);
+                if (r < 0)
+                        goto finish;
+        }
         d.env = (struct server_env) {
                 .config = config,
                 .modules = d.modules,
