@@ -25,6 +25,7 @@
 #include "image/manifest.h"
 #include "image/store.h"
 #include "lifecycle/container.h"
+#include "lifecycle/infra.h"
 #include "lifecycle/events.h"
 #include "modules.h"
 #include "runtime.h"
@@ -391,7 +392,7 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
         _cleanup_(image_record_freep) struct image_record *img = NULL;
         _cleanup_image_config_ struct image_config *icfg = NULL;
         _cleanup_json_ struct json_object *spec = NULL;
-        _cleanup_free_ char *xd = exit_dir(lc), *spec_path = NULL, *top = NULL;
+        _cleanup_free_ char *xd = exit_dir(lc), *spec_path = NULL, *top = NULL, *pidns = NULL;
         _cleanup_close_ int rootfs_fd = -1;
         struct spec_extra extra = { 0 };
         struct spec_host host;
@@ -522,11 +523,17 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                                                                    : NULL;
                 int pid_mode = spec_pid_mode_from_cri(nso ? (int) nso->pid : RUNTIME__V1__NAMESPACE_MODE__CONTAINER);
 
-                if (pid_mode < 0 || pid_mode == SPEC_PID_POD || pid_mode == SPEC_PID_TARGET) {
+                if (pid_mode < 0 || pid_mode == SPEC_PID_TARGET) {
                         r = ocid_error_msg(err, pid_mode < 0 ? EINVAL : EOPNOTSUPP,
                                            "config.linux.security_context.namespace_options.pid: only the "
-                                           "container's own or the host's PID namespace is supported");
+                                           "container's own, the pod's or the host's PID namespace is "
+                                           "supported");
                         goto fail;
+                }
+                if (pid_mode == SPEC_PID_POD) {
+                        r = infra_pidns(lc, &pod->rec, &pidns, err);
+                        if (r < 0)
+                                goto fail;
                 }
                 in = (struct spec_input) {
                         .container_id = rec->id,
@@ -545,6 +552,7 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                         .ipcns = pod->rec.ipcns_path ? pod->rec.ipcns_path : SPEC_NS_HOST,
                         .utsns = pod->rec.utsns_path ? pod->rec.utsns_path : SPEC_NS_HOST,
                         .pid_mode = (enum spec_pid_mode) pid_mode,
+                        .pidns = pidns,
                         .cgroup_parent = pod->rec.cgroup_parent,
                         .cgroup_manager = config->cgroup_manager && streq(config->cgroup_manager, "systemd")
                                                   ? SPEC_CGROUP_SYSTEMD

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "lifecycle/container.h"
+#include "lifecycle/infra.h"
 #include "lifecycle/pod.h"
 #include "modules.h"
 #include "network.h"
@@ -361,6 +362,7 @@ static int pod_teardown(struct lifecycle *lc, struct pod_record *rec, bool remov
                 ocid_error_clear(&e);                   \
         } while (0)
 
+        KEEP_FIRST(infra_remove(lc, rec, &e));
         if (rec->ns_network != RECORDS_NS_NODE && lc->modules && lc->modules->network) {
                 struct ocid_network_pod np;
 
@@ -434,14 +436,6 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
         rec->created_at = ocid_now_realtime_ns();
         rec->state = RECORDS_POD_READY;
 
-        /* A pod sharing one PID namespace between its containers needs an
-         * infra process to own it: not available yet. */
-        if (rec->ns_pid == RECORDS_NS_POD) {
-                r = ocid_error_msg(err, EOPNOTSUPP,
-                                   "config.linux.security_context.namespace_options.pid: a shared pod PID "
-                                   "namespace needs an infra container, which ocid does not run yet");
-                goto fail;
-        }
 
         /* Sysctls: namespaced ones only, for the namespaces the pod owns. */
         if (cfg->linux) {
@@ -558,6 +552,14 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
         }
         if (rec->ns_ipc != RECORDS_NS_NODE) {
                 r = podfiles_mount_shm(rec->pod_dir, 0, &rec->shm_path, err);
+                if (r < 0)
+                        goto fail;
+        }
+
+        /* A pod sharing one PID namespace between its containers gets an
+         * infra container as that namespace's PID 1. */
+        if (rec->ns_pid == RECORDS_NS_POD) {
+                r = infra_create(lc, rec, err);
                 if (r < 0)
                         goto fail;
         }

@@ -111,6 +111,7 @@ struct json_object *pod_record_to_json(const struct pod_record *r)
         json_object_object_add(o, "ips", ips);
         put_json_text(o, "sysctls", r->sysctls);
         json_object_object_add(o, "created_at", json_object_new_int64(r->created_at));
+        json_object_object_add(o, "infra_pid", json_object_new_int(r->infra_pid));
         json_object_object_add(o, "state", json_object_new_string(r->state == RECORDS_POD_READY ? "ready" : "notready"));
         return o;
 }
@@ -243,6 +244,12 @@ int pod_record_from_json(struct json_object *obj, struct pod_record *ret, struct
         }
         if ((q = get_int(obj, "created_at", 0, INT64_MAX, &r.created_at, err)) < 0)
                 return q;
+        /* Optional: records written before infra containers had none. */
+        if (json_object_object_get_ex(obj, "infra_pid", NULL)) {
+                if ((q = get_int(obj, "infra_pid", 0, INT32_MAX, &x, err)) < 0)
+                        return q;
+                r.infra_pid = (int32_t) x;
+        }
         if (!json_object_object_get_ex(obj, "state", &st) || !json_object_is_type(st, json_type_string))
                 return ocid_error_msg(err, EINVAL, "record member 'state' is missing or not a string");
         if (streq(json_object_get_string(st), "ready"))

@@ -48,6 +48,7 @@ struct pod_record {
         char *sysctls;           /* JSON object of the normalised sysctls */
         int64_t created_at;      /* ns since the epoch */
         int32_t state;           /* RECORDS_POD_* */
+        int32_t infra_pid;       /* the infra container's PID 1 at creation; 0: none */
 };
 
 void pod_record_done(struct pod_record *r);

@@ -55,10 +55,10 @@ def rt(ctr_daemon, pb):
 
 
 class Pod:
-    def __init__(self, rt, pb, handler, tmp, name="p"):
+    def __init__(self, rt, pb, handler, tmp, name="p", shared_pid=False):
         self.rt, self.pb = rt, pb
         self.logdir = Path(tmp) / "logs" / name
-        self.cfg = pod_config(pb, name, log_directory=str(self.logdir))
+        self.cfg = pod_config(pb, name, log_directory=str(self.logdir), shared_pid=shared_pid)
         self.id = rt.RunPodSandbox(pb.cri.RunPodSandboxRequest(
             config=self.cfg, runtime_handler=handler), timeout=60).pod_sandbox_id
 
@@ -290,3 +290,27 @@ def test_concurrent_pods_and_containers(ctr_daemon, rt, pb, handler, tmp_path):
     assert len(rt.ListContainers(cri.ListContainersRequest()).containers) == 0
     assert len(rt.ListPodSandbox(cri.ListPodSandboxRequest()).items) == 0
     assert ctr_daemon.mounts_under(ctr_daemon.root) == []
+
+
+def test_shared_pid_namespace(ctr_daemon, rt, pb, handler, tmp_path):
+    """A pod sharing its PID namespace gets ocid-pause as PID 1; its
+    containers see each other's processes."""
+    cri = pb.cri
+    d = ctr_daemon
+    pod = Pod(rt, pb, handler, tmp_path, shared_pid=True)
+    s = rt.PodSandboxStatus(cri.PodSandboxStatusRequest(pod_sandbox_id=pod.id), timeout=30).status
+    assert s.linux.namespaces.options.pid == cri.POD
+    shared = cri.LinuxContainerConfig(security_context=cri.LinuxContainerSecurityContext(
+        namespace_options=cri.NamespaceOption(pid=cri.POD)))
+    a = pod.create("a", ["sleep", "4242"], linux=shared)
+    b = pod.create("b", ["sleep", "1000"], linux=shared)
+    for c in (a, b):
+        rt.StartContainer(cri.StartContainerRequest(container_id=c), timeout=60)
+    r = pod.exec(b, ["cat", "/proc/1/cmdline"])
+    assert r.stdout == b"/pause\x00", r
+    r = pod.exec(b, ["ps"])
+    assert b"sleep 4242" in r.stdout, r.stdout
+    # Stop removes the infra container; remove leaves nothing behind.
+    pod.remove()
+    assert d.mounts_under(Path(d.runroot) / "pods") == []
+    assert not (Path(d.runroot) / "pods" / pod.id).exists()

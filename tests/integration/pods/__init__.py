@@ -13,6 +13,8 @@ from images import builder
 from ocid_it import Daemon, daemon_env, run_ocid, OCID_BIN
 
 TEST_IMAGE = "localhost/ocid-test/busybox:latest"
+PAUSE_BIN = os.environ.get("OCID_PAUSE_BINARY",
+                           str(Path(OCID_BIN).parent / "core" / "pause" / "ocid-pause"))
 
 CNI_BIN_DIR = "/usr/lib/cni"
 
@@ -35,13 +37,15 @@ class PodDaemon(Daemon):
         script = 'ip link set lo up && exec "$@"'
         if self.hide_unified:
             script = "umount /sys/fs/cgroup/unified 2>/dev/null; " + script
+        env = daemon_env(self.test_service)
+        # The infra containers' ocid-pause, from the build tree.
+        env.setdefault("OCID_PAUSE_BINARY", PAUSE_BIN)
         try:
             self.proc = subprocess.Popen(
                 ["unshare", "-n", "-m", "--propagation", "private",
                  "sh", "-c", script, "sh",
                  OCID_BIN, "--config", str(self.conf), *extra_args],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                env=daemon_env(self.test_service))
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         finally:
             log.close()
         return self
@@ -100,12 +104,12 @@ def write_bridge_conflist(cni_dir, state_dir, subnet="10.244.7.0/24",
 
 def pod_config(pb, name, namespace="default", uid=None, attempt=0,
                host_network=False, labels=None, annotations=None,
-               sysctls=None, hostname=None, log_directory=None):
+               sysctls=None, hostname=None, log_directory=None, shared_pid=False):
     cri = pb.cri
     uid = uid or f"uid-{name}"
     ns = cri.NamespaceOption(
         network=cri.NODE if host_network else cri.POD,
-        pid=cri.CONTAINER, ipc=cri.POD)
+        pid=cri.POD if shared_pid else cri.CONTAINER, ipc=cri.POD)
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, namespace=namespace,
                                         uid=uid, attempt=attempt),
