@@ -383,3 +383,32 @@ def test_slow_event_client_loses_events_not_the_daemon(rd, pb, tmp_path):
     slow.close()
     fast.close()
     rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pid), timeout=120)
+
+
+def test_pod_without_its_namespaces_after_a_reboot(rd, pb, tmp_path):
+    """A reboot in miniature: the daemon stops, the namespaces and mounts
+    go (the holder dies) and the runroot is wiped. The pod comes back
+    NOTREADY, and stop and remove still run CNI DEL: no address stays
+    allocated."""
+    cri = pb.cri
+    rd.start()
+    rt = rt_of(rd, pb)
+    pid, _ = run_pod(rt, pb, tmp_path)
+    assert ipam_allocations(rd.cni_state) != []
+    rd.close_channels()
+    assert rd.stop() == 0
+    rd.release()
+    subprocess.run(["rm", "-rf", str(rd.runroot)], check=True)
+    rd.hold()
+    start = len(rd.log())
+    rd.start()
+    rd.wait_log(rf"pod '{pid}': its namespaces are gone", start=start)
+    rt = rt_of(rd, pb)
+    s = pod_status(rt, pb, pid)
+    assert s.state == cri.SANDBOX_NOTREADY
+    assert s.network.ip   # what it had, for the kubelet to see
+    rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pid), timeout=60)
+    rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pid), timeout=60)
+    assert ipam_allocations(rd.cni_state) == []
+    assert len(rt.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=30).items) == 0
+    assert not (Path(rd.root) / "pods" / f"{pid}.json").exists()
