@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -271,6 +272,57 @@ static void test_runtime_default_already_loaded(void **state)
         p2 = apply_ok(&w, OCID_SECURITY_PROFILE_RUNTIME_DEFAULT, NULL, 0);
         assert_string_equal(p2, "ocid-default");
         assert_true(file_exists(w.args));
+        world_teardown(&w);
+}
+
+/* Containers starting at once on a fresh boot: the profile is loaded by
+ * one of them, exactly once, and all get it. */
+struct racer {
+        struct world *w;
+        char *profile;
+        int failed;
+};
+
+static void *race_apply(void *arg)
+{
+        struct racer *rc = arg;
+        struct ocid_error *e = NULL;
+
+        if (world_apply(rc->w, OCID_SECURITY_PROFILE_RUNTIME_DEFAULT, NULL, 0, &rc->profile, &e) < 0)
+                rc->failed = 1;
+        ocid_error_free(e);
+        return NULL;
+}
+
+static void test_concurrent_load(void **state)
+{
+        struct world w;
+        _cleanup_free_ char *body = NULL, *runs = NULL, *count = NULL;
+        struct racer rc[8];
+        pthread_t t[8];
+
+        world_setup(&w);
+        /* a slow parser that counts its runs */
+        runs = ocid_path_join(w.dir, "runs");
+        body = xasprintf("echo run >> '%s'\n"
+                         "cat > '%s'\n"
+                         "sleep 0.2\n"
+                         "echo 'ocid-default (enforce)' >> '%s'\n",
+                         runs, w.input, w.profiles);
+        write_script(w.parser, body);
+        world_start(&w, true, NULL);
+        for (unsigned i = 0; i < 8; i++) {
+                rc[i] = (struct racer) { .w = &w };
+                assert_int_equal(pthread_create(&t[i], NULL, race_apply, &rc[i]), 0);
+        }
+        for (unsigned i = 0; i < 8; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                assert_false(rc[i].failed);
+                assert_string_equal(rc[i].profile, "ocid-default");
+                free(rc[i].profile);
+        }
+        count = read_text(runs);
+        assert_string_equal(count, "run\n");
         world_teardown(&w);
 }
 
@@ -590,6 +642,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runtime_default_loads_once),
                 cmocka_unit_test(test_runtime_default_already_loaded),
+                cmocka_unit_test(test_concurrent_load),
                 cmocka_unit_test(test_custom_default_name),
                 cmocka_unit_test(test_privileged_and_unconfined),
                 cmocka_unit_test(test_localhost),

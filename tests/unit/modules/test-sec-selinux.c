@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <selinux/selinux.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -554,6 +555,67 @@ static void test_mcs_unique(void **state)
         world_teardown(&w);
 }
 
+/* Pods created from several threads at once: every level distinct. */
+#define THREADS 8
+#define PER_THREAD 100
+
+struct racer {
+        struct world *w;
+        unsigned first;
+        char *levels[PER_THREAD];
+        int failures;
+};
+
+static void *race_pods(void *arg)
+{
+        struct racer *rc = arg;
+
+        for (unsigned i = 0; i < PER_THREAD; i++) {
+                struct ocid_error *e = NULL;
+                _cleanup_free_ char *id = pod_id(rc->first + i), *ml = NULL;
+                char *pl = NULL;
+
+                if (pod_create(rc->w, id, NULL, 0, &pl, &ml, &e) < 0 || !pl) {
+                        rc->failures++;
+                        ocid_error_free(e);
+                        continue;
+                }
+                rc->levels[i] = pl;
+        }
+        return NULL;
+}
+
+static void test_mcs_concurrent(void **state)
+{
+        struct world w;
+        struct racer rc[THREADS];
+        pthread_t t[THREADS];
+        char **all = xcalloc(THREADS * PER_THREAD, sizeof(char *));
+        size_t n = 0;
+
+        world_setup(&w);
+        world_start(&w, "mcs_range = \"c0.c40\";");   /* 820 levels for 800 pods */
+        for (unsigned i = 0; i < THREADS; i++) {
+                memset(&rc[i], 0, sizeof(rc[i]));
+                rc[i].w = &w;
+                rc[i].first = i * PER_THREAD;
+                assert_int_equal(pthread_create(&t[i], NULL, race_pods, &rc[i]), 0);
+        }
+        for (unsigned i = 0; i < THREADS; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                assert_int_equal(rc[i].failures, 0);
+                for (unsigned j = 0; j < PER_THREAD; j++)
+                        all[n++] = rc[i].levels[j];
+        }
+        /* the process labels differ exactly when the levels do */
+        assert_all_distinct(all, n);
+        assert_int_equal(count_records(w.records), THREADS * PER_THREAD);
+        for (size_t i = 0; i < n; i++)
+                free(all[i]);
+        free(all);
+        world_teardown(&w);
+}
+
 /* A range of three categories has three levels: a fourth pod is refused,
  * and a released level is the one the next pod gets. */
 static void test_mcs_exhaustion(void **state)
@@ -1058,6 +1120,7 @@ int main(void)
                 cmocka_unit_test(test_privileged),
                 cmocka_unit_test(test_explicit_level),
                 cmocka_unit_test(test_mcs_unique),
+                cmocka_unit_test(test_mcs_concurrent),
                 cmocka_unit_test(test_mcs_exhaustion),
                 cmocka_unit_test(test_restore),
                 cmocka_unit_test(test_relabel),
