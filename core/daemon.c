@@ -407,8 +407,10 @@ int daemon_run(struct ocid_config *config, const struct daemon_options *o, struc
                         goto finish;
                 ocid_log(OCID_LOG_INFO,
                          "restored %zu pod(s) and %zu container(s) (%zu found exited, %zu pod(s) without their "
-                         "namespaces); skipped %zu pod and %zu container record(s)",
-                         st.pods, st.containers, st.exited, st.pods_notready, st.bad_pods, st.bad_containers);
+                         "namespaces); skipped %zu pod and %zu container record(s); removed the remains of %zu "
+                         "interrupted creation(s)",
+                         st.pods, st.containers, st.exited, st.pods_notready, st.bad_pods, st.bad_containers,
+                         st.swept);
         }
 
         so.listen = config->listen;

@@ -24,7 +24,11 @@
 #include "lifecycle/exitwatch.h"
 #include "lifecycle/restore.h"
 #include "modules.h"
+#include "network.h"
 #include "runtime.h"
+#include "sandbox/ns.h"
+#include "sandbox/podfiles.h"
+#include "storage.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -583,6 +587,146 @@ static int restore_containers(struct restore_ctx *x, struct ocid_error **err)
         return 0;
 }
 
+/* ---- remains without a record ---- */
+
+/* The IDs named by the entries of dir that are directories with an ID as
+ * name and no record file <root>/<records>/<id>.json (good or bad: a bad
+ * record's resources are kept with it). */
+static char **list_orphans(const char *dir, const char *root, const char *records)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        char **ids = xcalloc(1, sizeof(char *));
+        struct dirent *de;
+
+        if (!d)
+                return ids;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *rec = NULL;
+
+                if (!is_id(de->d_name))
+                        continue;
+                rec = xasprintf("%s/%s/%s.json", root, records, de->d_name);
+                if (access(rec, F_OK) == 0 || errno != ENOENT)
+                        continue;
+                ocid_strv_push(&ids, de->d_name);
+        }
+        return ids;
+}
+
+/* A container whose record was never written (the daemon died inside
+ * CreateContainer, after the runtime or the bundle, before the record):
+ * deleted from every runtime handler, its root file system and bundle
+ * removed. Nothing reported it created, so nothing expects it. */
+static void sweep_container(struct restore_ctx *x, const char *bundles, const char *id)
+{
+        struct lifecycle *lc = x->lc;
+        _cleanup_free_ char *bundle = ocid_path_join(bundles, id);
+        _cleanup_free_ char *persist = ocid_path_join(bundle, "persist");
+        _cleanup_free_ char *xd = ocid_path_join(lc->config->runroot, RESTORE_EXITS_DIR);
+        _cleanup_free_ char *exit_file = ocid_path_join(xd, id);
+        bool clean = true;
+
+        for (size_t i = 0; i < lc->modules->n_handlers; i++) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+                struct ocid_runtime_container rc = {
+                        .size = sizeof(rc), .id = id, .name = id, .bundle = bundle, .persist_dir = persist,
+                        .log_path = "/dev/null", .exit_dir = xd,
+                };
+
+                if (runtime_delete(&lc->modules->handlers[i], &rc, 1, &e) < 0) {
+                        ocid_log(OCID_LOG_WARNING, "container '%s' without a record: %s, ignoring", id,
+                                 ocid_error_message(&e));
+                        clean = false;
+                }
+        }
+        if (lc->modules->storage) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+
+                (void) storage_rootfs_unmount(lc->modules->storage, id, NULL);
+                if (storage_rootfs_remove(lc->modules->storage, id, &e) < 0 && ocid_error_code(&e) != ENOENT) {
+                        ocid_log(OCID_LOG_WARNING, "container '%s' without a record: %s, ignoring", id,
+                                 ocid_error_message(&e));
+                        clean = false;
+                }
+        }
+        if (clean) {
+                (void) ocid_rm_rf(bundle, NULL);
+                (void) unlink(exit_file);
+        }
+        ocid_log(OCID_LOG_INFO, "container '%s' has no record (an interrupted CreateContainer): %s", id,
+                 clean ? "removed what it left" : "some of it stays");
+}
+
+/* A pod whose record was never written (the daemon died inside
+ * RunPodSandbox): its network detached (the network module keeps its own
+ * record of the attachment), /dev/shm unmounted, namespaces unpinned and
+ * the pod directory removed. */
+static void sweep_pod(struct restore_ctx *x, const char *pods, const char *id)
+{
+        struct lifecycle *lc = x->lc;
+        _cleanup_free_ char *dir = ocid_path_join(pods, id);
+        _cleanup_free_ char *netns = ns_pin_path(dir, NS_NET);
+        _cleanup_error_ struct ocid_error *e = NULL;
+        int r = 0;
+
+        /* A pod's own runtime container, when it has one, has the pod's ID
+         * and lives in <pod dir>/infra (lifecycle/infra.c). A runtime that
+         * does not know the ID has nothing to delete. */
+        for (size_t i = 0; i < lc->modules->n_handlers; i++) {
+                _cleanup_free_ char *bundle = ocid_path_join(dir, "infra");
+                _cleanup_free_ char *persist = ocid_path_join(bundle, "persist");
+                _cleanup_free_ char *xd = ocid_path_join(lc->config->runroot, RESTORE_EXITS_DIR);
+                _cleanup_error_ struct ocid_error *de = NULL;
+                struct ocid_runtime_container rc = {
+                        .size = sizeof(rc), .id = id, .name = id, .bundle = bundle, .persist_dir = persist,
+                        .log_path = "/dev/null", .exit_dir = xd,
+                };
+
+                if (runtime_delete(&lc->modules->handlers[i], &rc, 1, &de) < 0)
+                        ocid_log(OCID_LOG_WARNING, "pod '%s' without a record: %s, ignoring", id,
+                                 ocid_error_message(&de));
+        }
+        if (lc->modules->network) {
+                struct ocid_network_pod np = {
+                        .size = sizeof(np), .id = id, .name = "", .namespace_ = "", .uid = "",
+                        .netns_path = pin_alive(netns) ? netns : NULL,
+                };
+
+                r = network_pod_teardown(lc->modules->network, &np, &e);
+        }
+        if (r >= 0)
+                r = podfiles_unmount_shm(dir, &e);
+        if (r >= 0)
+                r = ns_unpin(dir, &e);
+        if (r >= 0)
+                r = ocid_rm_rf(dir, &e);
+        if (r < 0)
+                ocid_log(OCID_LOG_WARNING, "pod '%s' has no record (an interrupted RunPodSandbox): %s, ignoring", id,
+                         ocid_error_message(&e));
+        else
+                ocid_log(OCID_LOG_INFO, "pod '%s' has no record (an interrupted RunPodSandbox): removed what it left",
+                         id);
+}
+
+static void sweep(struct restore_ctx *x)
+{
+        const struct ocid_config *c = x->lc->config;
+        _cleanup_free_ char *bundles = ocid_path_join(c->runroot, RESTORE_CTR_DIR);
+        _cleanup_free_ char *pods = ocid_path_join(c->runroot, RECORDS_PODS_DIR);
+        char **ids;
+
+        ids = list_orphans(bundles, c->root, RESTORE_CTR_DIR);
+        for (size_t i = 0; ids[i]; i++)
+                sweep_container(x, bundles, ids[i]);
+        x->st.swept += ocid_strv_length(ids);
+        ocid_strv_free(ids);
+        ids = list_orphans(pods, c->root, RECORDS_PODS_DIR);
+        for (size_t i = 0; ids[i]; i++)
+                sweep_pod(x, pods, ids[i]);
+        x->st.swept += ocid_strv_length(ids);
+        ocid_strv_free(ids);
+}
+
 int restore_run(struct lifecycle *lc, unsigned flags, restore_bad_fn bad, void *userdata,
                 struct restore_stats *ret_stats, struct ocid_error **err)
 {
@@ -592,6 +736,8 @@ int restore_run(struct lifecycle *lc, unsigned flags, restore_bad_fn bad, void *
         r = restore_pods(&x, err);
         if (r >= 0)
                 r = restore_containers(&x, err);
+        if (r >= 0 && !(flags & RESTORE_DRY_RUN))
+                sweep(&x);
         if (r < 0)
                 return ocid_error_prefix(err, "restore");
         if (ret_stats)

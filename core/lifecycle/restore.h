@@ -9,8 +9,10 @@
  * ones are recorded as exited with the status conmon left. A pod whose
  * pinned network namespace is gone (the runroot did not survive a reboot)
  * becomes NOTREADY. A record that cannot be restored is reported with its
- * ID and the reason, skipped and left on disk. Runs single-threaded,
- * before the server listens. */
+ * ID and the reason, skipped and left on disk. What an interrupted
+ * RunPodSandbox or CreateContainer left without a record (the record is
+ * written last) is removed. Runs single-threaded, before the server
+ * listens. */
 
 #include <stddef.h>
 
@@ -34,6 +36,7 @@ struct restore_stats {
         size_t bad_pods, bad_containers;   /* skipped */
         size_t exited;                  /* containers found exited at restore */
         size_t pods_notready;           /* pods found without their network namespace */
+        size_t swept;                   /* remains of creations without a record, removed */
 };
 
 /* A record that is not restored: kind is "pod" or "container"; id is the

@@ -105,6 +105,19 @@ def rd(tmp_path):
     d.release()
 
 
+def processes_naming(text):
+    """PIDs whose command line holds text (conmon names its container)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit() and int(p.name) != os.getpid():
+            try:
+                if text in (p / "cmdline").read_bytes().decode(errors="replace"):
+                    out.append(int(p.name))
+            except OSError:
+                pass
+    return out
+
+
 def rt_of(d, pb):
     return pb.cri_grpc.RuntimeServiceStub(d.channel())
 
@@ -412,3 +425,31 @@ def test_pod_without_its_namespaces_after_a_reboot(rd, pb, tmp_path):
     assert ipam_allocations(rd.cni_state) == []
     assert len(rt.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=30).items) == 0
     assert not (Path(rd.root) / "pods" / f"{pid}.json").exists()
+
+
+def test_remains_of_an_interrupted_create_are_removed(rd, pb, tmp_path):
+    """The records are written last: a pod and a container whose records
+    are missing (ocid died inside RunPodSandbox or CreateContainer after
+    making them) are taken apart at the next start: no mount, no address,
+    no runtime container, no bundle left."""
+    cri = pb.cri
+    rd.start()
+    rt = rt_of(rd, pb)
+    pid, cfg = run_pod(rt, pb, tmp_path)
+    cid = create(rt, pb, pid, cfg, "c", ["sleep", "1000"], start=False)
+    assert ipam_allocations(rd.cni_state) != []
+    rd.kill()
+    (Path(rd.root) / "containers" / f"{cid}.json").unlink()
+    (Path(rd.root) / "pods" / f"{pid}.json").unlink()
+    start = len(rd.log())
+    rd.start()
+    rd.wait_log(rf"container '{cid}' has no record .*removed what it left", start=start)
+    rd.wait_log(rf"pod '{pid}' has no record .*removed what it left", start=start)
+    assert ipam_allocations(rd.cni_state) == []
+    assert rd.mounts_under(Path(rd.runroot) / "pods") == []
+    assert rd.mounts_under(rd.root) == []
+    assert not (Path(rd.runroot) / "containers" / cid).exists()
+    assert not (Path(rd.runroot) / "pods" / pid).exists()
+    assert processes_naming(cid) == []
+    rt = rt_of(rd, pb)
+    assert len(rt.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=30).items) == 0

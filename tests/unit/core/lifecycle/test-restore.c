@@ -54,8 +54,26 @@ static int t_state(void *state, const struct ocid_runtime_handler *h, const stru
         return 0;
 }
 
+static char deleted[200];
+
+static int t_delete(void *state, const struct ocid_runtime_handler *h, const struct ocid_runtime_container *c,
+                    int32_t force, struct ocid_error **err)
+{
+        (void) state;
+        (void) h;
+        (void) err;
+        assert_int_equal(force, 1);
+        /* The IDs deleted, in order, each followed by a space. */
+        if (strlen(deleted) + 66 < sizeof(deleted)) {
+                strcat(deleted, c->id);
+                strcat(deleted, " ");
+        }
+        return 0;
+}
+
 static const struct ocid_runtime_ops t_ops = {
         .base = { .init = t_init },
+        .delete = t_delete,
         .state = t_state,
 };
 
@@ -494,6 +512,47 @@ static void test_restore_check_changes_nothing(void **state)
         assert_int_equal(access(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp"), F_OK), 0);
 }
 
+/* What an interrupted create left without a record goes; what belongs to
+ * a record (even a bad one) stays. */
+static void test_restore_sweeps_remains_without_record(void **state)
+{
+        struct fx *f = *state;
+        struct restore_stats st = { 0 };
+        struct ocid_error *e = NULL;
+        _cleanup_free_ char *orphan_pod = NULL, *kept_pod = NULL, *bad_pod = NULL, *orphan_ctr = NULL;
+        _cleanup_free_ char *kept_ctr = NULL, *id8 = id_of('8'), *id1 = id_of('1'), *id5 = id_of('5');
+        _cleanup_free_ char *id9 = id_of('9'), *ida = id_of('a'), *exit9 = NULL;
+
+        populate(f);
+        orphan_pod = xasprintf("%s/pods/%s", f->config.runroot, id8);
+        kept_pod = xasprintf("%s/pods/%s", f->config.runroot, id1);
+        bad_pod = xasprintf("%s/pods/%s", f->config.runroot, id5);
+        orphan_ctr = xasprintf("%s/containers/%s", f->config.runroot, id9);
+        kept_ctr = xasprintf("%s/containers/%s", f->config.runroot, ida);
+        exit9 = xasprintf("%s/exits/%s", f->config.runroot, id9);
+        assert_int_equal(ocid_mkdir_p(orphan_pod, 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(kept_pod, 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(bad_pod, 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(orphan_ctr, 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(kept_ctr, 0700, &e), 0);
+        write_text(exit9, "0\n");
+        deleted[0] = '\0';
+        assert_int_equal(restore_run(&f->lc, 0, NULL, NULL, &st, &e), 0);
+        assert_int_equal(st.swept, 2);
+        assert_int_not_equal(access(orphan_pod, F_OK), 0);
+        assert_int_not_equal(access(orphan_ctr, F_OK), 0);
+        assert_int_not_equal(access(exit9, F_OK), 0);
+        {
+                /* The container first, then the pod's own runtime container. */
+                _cleanup_free_ char *want = xasprintf("%s %s ", id9, id8);
+
+                assert_string_equal(deleted, want);
+        }
+        assert_int_equal(access(kept_pod, F_OK), 0);
+        assert_int_equal(access(bad_pod, F_OK), 0);   /* its record is bad, not missing */
+        assert_int_equal(access(kept_ctr, F_OK), 0);
+}
+
 static void test_restore_empty_root(void **state)
 {
         struct fx *f = *state;
@@ -507,4 +566,5 @@ static void test_restore_empty_root(void **state)
 OCID_TEST_MAIN(cmocka_unit_test(test_ctr_record_round_trip), cmocka_unit_test(test_ctr_record_bad_members),
                cmocka_unit_test_setup_teardown(test_restore_run, fx_setup, fx_teardown),
                cmocka_unit_test_setup_teardown(test_restore_check_changes_nothing, fx_setup, fx_teardown),
+               cmocka_unit_test_setup_teardown(test_restore_sweeps_remains_without_record, fx_setup, fx_teardown),
                cmocka_unit_test_setup_teardown(test_restore_empty_root, fx_setup, fx_teardown))
