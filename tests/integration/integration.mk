@@ -14,6 +14,7 @@ integration_files = \
 	tests/integration/test_daemon.py \
 	tests/integration/test_images.py \
 	tests/integration/test_pods.py \
+	tests/integration/test_security.py \
 	tests/integration/test_restart.py \
 	tests/integration/test_transport.py \
 	tests/integration/images/__init__.py \
