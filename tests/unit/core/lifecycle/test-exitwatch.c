@@ -197,7 +197,7 @@ static void test_container_exited(void **state)
         struct event_sub *sub;
         struct event *ev = NULL;
         struct ctr_record disk = { 0 };
-        char id[65], pod[65], *exits, *exit_file, *want;
+        char id[65], pod[65], *exits, *exit_file, *want, *ctrs_dir, *oom;
         struct stat st;
 
         (void) state;
@@ -208,7 +208,8 @@ static void test_container_exited(void **state)
         lc.reg = registry_new(offsetof(struct lc_pod, ref), offsetof(struct lc_container, ref));
         assert_int_equal(event_bus_new(0, build, NULL, &lc.events, &e), 0);
         sub = event_bus_subscribe(lc.events, "test");
-        assert_int_equal(ocid_mkdir_p(ocid_path_join(config.root, "containers"), 0700, &e), 0);
+        ctrs_dir = ocid_path_join(config.root, "containers");
+        assert_int_equal(ocid_mkdir_p(ctrs_dir, 0700, &e), 0);
         exits = ocid_path_join(config.runroot, "exits");
         assert_int_equal(ocid_mkdir_p(exits, 0700, &e), 0);
 
@@ -225,6 +226,7 @@ static void test_container_exited(void **state)
         assert_int_equal(ocid_mkdir_p(c->rec.persist_dir, 0700, &e), 0);
         assert_int_equal(truncindex_add(lc.reg->ctr_ids, id, &e), 0);
         assert_int_equal(store_add(lc.reg->ctrs, id, c, &e), 0);
+        store_ref_put(&c->ref);   /* the store keeps it */
 
         /* Not an ID, an unknown ID, no exit file yet: nothing happens. */
         exitwatch_container_exited(&lc, "nonsense");
@@ -234,7 +236,8 @@ static void test_container_exited(void **state)
 
         exit_file = ocid_path_join(exits, id);
         write_raw(exit_file, "137\n");
-        write_raw(ocid_path_join(c->rec.persist_dir, "oom"), "");
+        oom = ocid_path_join(c->rec.persist_dir, "oom");
+        write_raw(oom, "");
         assert_int_equal(stat(exit_file, &st), 0);
         exitwatch_container_exited(&lc, id);
         assert_int_equal(c->rec.state, CTR_EXITED);
@@ -265,6 +268,8 @@ static void test_container_exited(void **state)
         (void) ocid_rm_rf(dir, NULL);
         free(exits);
         free(exit_file);
+        free(ctrs_dir);
+        free(oom);
         free(config.root);
         free(config.runroot);
         free(dir);

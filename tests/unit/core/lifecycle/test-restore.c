@@ -81,6 +81,16 @@ OCID_MODULE_DEFINE(test_runtime, "test-runtime", OCID_MODULE_KIND_RUNTIME, &t_op
 
 /* ---- fixture ---- */
 
+/* Paths built inline in the tests, freed at teardown. */
+static char **tmp_paths;
+
+static char *tpath(char *p)
+{
+        ocid_strv_push(&tmp_paths, p);
+        free(p);
+        return tmp_paths[ocid_strv_length(tmp_paths) - 1];
+}
+
 struct fx {
         char *dir;
         struct ocid_config config;
@@ -125,6 +135,8 @@ static int fx_teardown(void **state)
 
         registry_free(f->lc.reg);
         module_fini(f->module);
+        ocid_strv_free(tmp_paths);
+        tmp_paths = NULL;
         (void) ocid_rm_rf(f->dir, NULL);
         free(f->config.root);
         free(f->config.runroot);
@@ -219,7 +231,7 @@ static void save_ctr(struct fx *f, char c, char pod, const char *name, int32_t s
         struct ocid_error *e = NULL;
         struct ctr_record r = ctr_rec(c, pod, name, state);
 
-        assert_int_equal(ocid_mkdir_p(ocid_path_join(f->config.root, "containers"), 0700, &e), 0);
+        assert_int_equal(ocid_mkdir_p(tpath(ocid_path_join(f->config.root, "containers")), 0700, &e), 0);
         assert_int_equal(restore_ctr_record_save(f->config.root, &r, &e), 0);
         ctr_record_done(&r);
 }
@@ -377,7 +389,7 @@ static void populate(struct fx *f)
         exit_b = ocid_path_join(exits, id);
         write_text(exit_b, "137\n");
         /* A stale temporary file of an interrupted write. */
-        write_text(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp"), "{");
+        write_text(tpath(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp")), "{");
 }
 
 static struct lc_container *ctr_by_char(struct fx *f, char c)
@@ -482,7 +494,7 @@ static void test_restore_run(void **state)
                 free(holder);
         }
         /* The stale temporary file is gone; bad records stay. */
-        assert_int_not_equal(access(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp"), F_OK), 0);
+        assert_int_not_equal(access(tpath(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp")), F_OK), 0);
 }
 
 static void test_restore_check_changes_nothing(void **state)
@@ -509,7 +521,7 @@ static void test_restore_check_changes_nothing(void **state)
         assert_int_equal(restore_ctr_record_load(f->config.root, idb, &cr, &e), 0);
         assert_int_equal(cr.state, CTR_RUNNING);
         ctr_record_done(&cr);
-        assert_int_equal(access(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp"), F_OK), 0);
+        assert_int_equal(access(tpath(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp")), F_OK), 0);
 }
 
 /* What an interrupted create left without a record goes; what belongs to
