@@ -453,3 +453,29 @@ def test_remains_of_an_interrupted_create_are_removed(rd, pb, tmp_path):
     assert processes_naming(cid) == []
     rt = rt_of(rd, pb)
     assert len(rt.ListPodSandbox(cri.ListPodSandboxRequest(), timeout=30).items) == 0
+
+
+def test_oom_kill_is_reported(rd, pb, tmp_path):
+    """A container the kernel's OOM killer ends: the exit watch records
+    reason OOMKilled (conmon's OOM marker), and the STOPPED event says so."""
+    cri = pb.cri
+    rd.start()
+    rt = rt_of(rd, pb)
+    pid, cfg = run_pod(rt, pb, tmp_path)
+    events = EventClient(rd, pb)
+    c = cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="hog"), image=cri.ImageSpec(image=TEST_IMAGE),
+        command=["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\000' a); echo ${#x}"],
+        log_path="hog.log",
+        linux=cri.LinuxContainerConfig(resources=cri.LinuxContainerResources(
+            memory_limit_in_bytes=16 << 20, memory_swap_limit_in_bytes=16 << 20)))
+    cid = rt.CreateContainer(cri.CreateContainerRequest(pod_sandbox_id=pid, config=c, sandbox_config=cfg),
+                             timeout=120).container_id
+    rt.StartContainer(cri.StartContainerRequest(container_id=cid), timeout=60)
+    ev = events.wait_for(cid, cri.CONTAINER_STOPPED_EVENT, timeout=60)
+    st = [s for s in ev.containers_statuses if s.id == cid][0]
+    assert st.reason == "OOMKilled", (st.reason, st.exit_code)
+    assert st.exit_code == 137
+    s = ctr_status(rt, pb, cid)
+    assert (s.state, s.reason) == (cri.CONTAINER_EXITED, "OOMKilled")
+    events.close()
