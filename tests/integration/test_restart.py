@@ -43,6 +43,9 @@ class HeldDaemon(PodDaemon):
 
     def hold(self):
         script = "ip link set lo up && exec sleep infinity"
+        if self.hide_unified:
+            # crun on a hybrid cgroup host (see PodDaemon).
+            script = "umount /sys/fs/cgroup/unified 2>/dev/null; " + script
         self.holder = subprocess.Popen(
             ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c", script],
             stdin=subprocess.DEVNULL)
@@ -134,11 +137,11 @@ def restart(d, sig, down=0.0):
     return start
 
 
-def run_pod(rt, pb, tmp, name="p"):
+def run_pod(rt, pb, tmp, name="p", handler="runc"):
     logdir = Path(tmp) / "logs" / name
     cfg = pod_config(pb, name, labels={"app": name}, annotations={"note": "kept"},
                      log_directory=str(logdir))
-    pid = rt.RunPodSandbox(pb.cri.RunPodSandboxRequest(config=cfg, runtime_handler="runc"),
+    pid = rt.RunPodSandbox(pb.cri.RunPodSandboxRequest(config=cfg, runtime_handler=handler),
                            timeout=60).pod_sandbox_id
     return pid, cfg
 
@@ -175,12 +178,31 @@ def wait_state(rt, pb, cid, state, timeout=30):
     raise AssertionError(f"container {cid} never reached state {state}")
 
 
+@pytest.mark.parametrize("handler", ["runc", "crun"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_restart_keeps_everything(rd, pb, tmp_path, sig):
+def test_restart_keeps_everything(tmp_path, pb, sig, handler):
+    if handler == "crun" and not Path("/usr/bin/crun").exists():
+        pytest.skip("crun is not installed")
+    rd = HeldDaemon(tmp_path / "d")
+    rd.hide_unified = handler == "crun"
+    rd.cni_state = tmp_path / "cni-state"
+    write_bridge_conflist(rd.cni_dir, rd.cni_state)
+    import_test_image(rd, tmp_path)
+    rd.hold()
+    try:
+        restart_keeps_everything(rd, pb, tmp_path, sig, handler)
+    finally:
+        if rd.alive():
+            remove_all_pods(rd)
+            rd.stop()
+        rd.release()
+
+
+def restart_keeps_everything(rd, pb, tmp_path, sig, handler):
     cri = pb.cri
     rd.start()
     rt = rt_of(rd, pb)
-    pid, cfg = run_pod(rt, pb, tmp_path)
+    pid, cfg = run_pod(rt, pb, tmp_path, handler=handler)
     run = create(rt, pb, pid, cfg, "run", ["sleep", "1000"])
     # Exits 3 s after its start: while the daemon is down.
     late = create(rt, pb, pid, cfg, "late", ["sh", "-c", "sleep 3; exit 3"])
@@ -202,6 +224,7 @@ def test_restart_keeps_everything(rd, pb, tmp_path, sig):
                   "annotations", "runtime_handler"):
         assert getattr(pod_after, field) == getattr(pod_before, field), field
     assert pod_after.state == cri.SANDBOX_READY
+    assert pod_after.runtime_handler == handler
 
     for cid, before in ctrs_before.items():
         after = ctr_status(rt, pb, cid)
