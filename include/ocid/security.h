@@ -55,7 +55,10 @@ struct ocid_security_request {
         /* In/out: the SELinux label of the container's mounts. NULL from
          * the core; a module that labels mounts replaces it with a
          * malloc()ed string (freeing the old one), so that the modules after
-         * it in the chain see it. The core frees it after the chain. */
+         * it in the chain see it. The core frees it after the chain. The
+         * one member a module may write: apply gets the request as const,
+         * but it points at the core's own writable copy, so a module casts
+         * the const away for this member only. */
         char *mount_label;
 };
 
