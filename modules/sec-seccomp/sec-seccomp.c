@@ -792,12 +792,36 @@ static int scmp_parse(const config_setting_t *cfg, struct scmp_settings *ret, st
         return 0;
 }
 
+/* The settings, and the default profile when its file exists (a missing
+ * one is only a warning at start-up). */
 static int scmp_check(const config_setting_t *cfg, struct ocid_error **err)
 {
+        _cleanup_json_ struct json_object *p = NULL, *out = NULL;
+        _cleanup_error_ struct ocid_error *e = NULL;
         struct scmp_settings st = { 0 };
+        struct scmp_state tmp = { 0 };
+        struct scmp_target t;
+        char **unknown = NULL;
         int r;
 
         r = scmp_parse(cfg, &st, err);
+        if (r < 0)
+                goto finish;
+        r = scmp_read_profile(st.default_profile, &p, NULL, &e);
+        if (r < 0 && ocid_error_code(&e) == ENOENT) {
+                r = 0;
+                goto finish;
+        }
+        if (r >= 0) {
+                tmp.unknown_mode = st.unknown_mode;
+                scmp_target_init(&tmp, NULL, &t);
+                t.all_entries = 1;
+                r = scmp_translate(st.default_profile, p, &t, &out, &unknown, &e);
+                ocid_strv_free(unknown);
+        }
+        if (r < 0)
+                *err = TAKE_PTR(e);
+finish:
         free(st.default_profile);
         return r;
 }

@@ -815,6 +815,34 @@ static void test_settings(void **state)
         }
 }
 
+/* `ocid check` reads the default profile too: a malformed one is an
+ * error, a missing one is not. */
+static void test_check_profile(void **state)
+{
+        _cleanup_free_ char *dir = test_tmpdir_new();
+        const char *files[] = { "bad.json", "none.json", NULL };
+        int codes[] = { EINVAL, 0, 0 };
+
+        test_write_file(dir, "bad.json", "{ \"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [ { \"names\": [ \"read\" ] } ] }");
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                _cleanup_(module_finip) struct ocid_module *m = test_module_linked(&sec_seccomp_LTX_ocid_module_info);
+                _cleanup_error_ struct ocid_error *e = NULL;
+                _cleanup_free_ char *path = files[i] ? ocid_path_join(dir, files[i]) : xstrdup(shipped_profile());
+                _cleanup_free_ char *text = xasprintf("modules: { sec-seccomp: { default_profile = \"%s\"; }; };", path);
+                config_t cfg;
+                const config_setting_t *g = test_config_parse(&cfg, text, "modules.sec-seccomp");
+                int r = module_check(m, g, &e);
+
+                config_destroy(&cfg);
+                if (codes[i]) {
+                        assert_error(r, e, codes[i], "module 'sec-seccomp': check: seccomp profile '");
+                        assert_contains(e->message, "bad.json': syscalls[0]: action: missing");
+                } else
+                        assert_no_error(r, e);
+        }
+        test_tmpdir_free(TAKE_PTR(dir));
+}
+
 /* A kernel without seccomp: RuntimeDefault is skipped with one warning,
  * unless require_kernel_support, which fails at init; Localhost fails. */
 static void test_no_kernel_support(void **state)
@@ -882,6 +910,7 @@ int main(void)
                 cmocka_unit_test(test_default_reload),
                 cmocka_unit_test(test_default_missing_or_bad),
                 cmocka_unit_test(test_settings),
+                cmocka_unit_test(test_check_profile),
                 cmocka_unit_test(test_no_kernel_support),
         };
 
