@@ -250,13 +250,35 @@ static ssize_t write_retry(int fd, const void *buf, size_t len)
         return n;
 }
 
+/* Closes every descriptor above 2 but lo and hi (lo < hi). System calls
+ * only: it runs in the forked child. */
+static void close_fds_except(int lo, int hi)
+{
+        if (lo > 3 && close_range(3, (unsigned) lo - 1, 0) < 0)
+                for (int fd = 3; fd < lo; fd++)
+                        (void) close(fd);
+        if (hi > lo + 1 && close_range((unsigned) lo + 1, (unsigned) hi - 1, 0) < 0)
+                for (int fd = lo + 1; fd < hi; fd++)
+                        (void) close(fd);
+        if (close_range((unsigned) hi + 1, ~0U, 0) < 0)
+                for (int fd = hi + 1; fd < 65536; fd++)
+                        (void) close(fd);
+}
+
 /* Runs in the forked child: system calls only. */
 static _Noreturn void pin_child(const struct pin_plan *p, int report_fd, int hold_fd)
 {
         struct pin_report rep = { STEP_OK, 0, 0 };
+        int lo = report_fd < hold_fd ? report_fd : hold_fd;
+        int hi = report_fd < hold_fd ? hold_fd : report_fd;
         ssize_t n;
         char c;
 
+        /* The fork copied every descriptor of the daemon, among them the
+         * pipes of pins other threads are making at the same moment: holding
+         * one of those would keep that pin's helper waiting for as long as
+         * this one lives. Keep only our own two (and 0-2). */
+        close_fds_except(lo, hi);
         if (unshare(p->clone_flags) < 0) {
                 rep = (struct pin_report) { STEP_UNSHARE, errno, 0 };
                 goto report;

@@ -2,6 +2,7 @@
 #include "sandbox-test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -579,6 +580,52 @@ static void test_is_pinned(void **state)
         assert_false(ns_is_pinned("/nonexistent/ocid/pin"));
 }
 
+/* Pins made at the same time from several threads: each helper child must
+ * not hold another pin's pipes, or pins wait for each other (they hung). */
+struct concurrent_arg {
+        const char *runroot;
+        int index;
+        int failures;
+};
+
+static void *concurrent_pins(void *arg)
+{
+        struct concurrent_arg *a = arg;
+
+        for (int i = 0; i < 5; i++) {
+                _cleanup_error_ struct ocid_error *err = NULL;
+                _cleanup_free_ char *id = xasprintf("pod-%d-%d", a->index, i);
+                _cleanup_free_ char *dir = NULL;
+                const struct ns_pin_config cfg = { .flags = NS_NET | NS_IPC | NS_UTS, .hostname = id };
+
+                if (ns_pod_dir_create(a->runroot, id, &dir, &err) < 0 || ns_pin(dir, &cfg, &err) < 0 ||
+                    ns_unpin(dir, &err) < 0) {
+                        fprintf(stderr, "# %s: %s\n", id, ocid_error_message(&err));
+                        a->failures++;
+                }
+        }
+        return NULL;
+}
+
+static void test_pin_concurrently(void **state)
+{
+        struct fixture *f = *state;
+        struct concurrent_arg args[8];
+        pthread_t threads[8];
+
+        REQUIRE_ROOT();
+        alarm(120);     /* a regression hangs: end it as a failure */
+        for (int i = 0; i < 8; i++) {
+                args[i] = (struct concurrent_arg) { .runroot = f->runroot, .index = i };
+                assert_int_equal(pthread_create(&threads[i], NULL, concurrent_pins, &args[i]), 0);
+        }
+        for (int i = 0; i < 8; i++) {
+                assert_int_equal(pthread_join(threads[i], NULL), 0);
+                assert_int_equal(args[i].failures, 0);
+        }
+        alarm(0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -595,6 +642,7 @@ int main(void)
                 T(test_unpin_stacked),
                 T(test_unpin_reaches_other_mount_namespaces),
                 T(test_pin_exists),
+                T(test_pin_concurrently),
                 T(test_rollback_sysctl),
                 T(test_rollback_mount),
                 T(test_refused),
