@@ -32,11 +32,6 @@
 
 #define POD_META_MAX 253
 
-/* ns_pin() forks a helper that holds pipe ends until the pins are
- * mounted; two helpers forked at once inherit each other's ends and wait
- * for each other forever. One pin at a time avoids that (docs/pods.md). */
-static pthread_mutex_t pod_pin_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static void pod_destroy(struct store_ref *ref)
 {
         struct lc_pod *pod = store_container_of(ref, struct lc_pod, ref);
@@ -521,9 +516,7 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
         pin.sysctls = ns_sysctls;
         pin.n_sysctls = n;
         if (pin.flags) {
-                pthread_mutex_lock(&pod_pin_lock);
                 r = ns_pin(rec->pod_dir, &pin, err);
-                pthread_mutex_unlock(&pod_pin_lock);
                 if (r < 0)
                         goto fail;
         }
