@@ -447,6 +447,14 @@ static int scmp_translate_entry(struct scmp_ctx *c, struct json_object *e, size_
         return 0;
 }
 
+/* A new string object: the translation never shares objects with the
+ * profile, which stays cached (and json-c's reference counts are not
+ * atomic) while the spec goes its own way on another thread. */
+static struct json_object *scmp_string_copy(struct json_object *s)
+{
+        return json_object_new_string(json_object_get_string(s));
+}
+
 static void scmp_add_arch(struct scmp_ctx *c, uint32_t token)
 {
         for (size_t i = 0; i < c->n_arches; i++)
@@ -494,9 +502,9 @@ static int scmp_translate_arches(struct scmp_ctx *c, struct json_object *profile
                                                         json_object_get_string(json_object_array_get_idx(subs, j)));
                         if (tok != c->t->native)
                                 continue;
-                        json_object_array_add(arches_out, json_object_get(a));
+                        json_object_array_add(arches_out, scmp_string_copy(a));
                         for (size_t j = 0; subs && j < json_object_array_length(subs); j++)
-                                json_object_array_add(arches_out, json_object_get(json_object_array_get_idx(subs, j)));
+                                json_object_array_add(arches_out, scmp_string_copy(json_object_array_get_idx(subs, j)));
                 }
         } else if (arches) {
                 for (size_t i = 0; i < json_object_array_length(arches); i++) {
@@ -505,7 +513,7 @@ static int scmp_translate_arches(struct scmp_ctx *c, struct json_object *profile
                         if (!scmp_arch_token(json_object_get_string(a)))
                                 return scmp_bad(c, err, "architectures[%zu]: unknown architecture '%s'", i,
                                                 json_object_get_string(a));
-                        json_object_array_add(arches_out, json_object_get(a));
+                        json_object_array_add(arches_out, scmp_string_copy(a));
                 }
         }
         scmp_add_arch(c, c->t->native);
@@ -556,8 +564,13 @@ static int scmp_translate(const char *path, struct json_object *profile, const s
                                      json_object_get_string(json_object_array_get_idx(flags, i)));
                         goto fail;
                 }
-        if (flags && json_object_array_length(flags) > 0)
-                json_object_object_add(out, "flags", json_object_get(flags));
+        if (flags && json_object_array_length(flags) > 0) {
+                struct json_object *copy = json_object_new_array();
+
+                for (size_t i = 0; i < json_object_array_length(flags); i++)
+                        json_object_array_add(copy, scmp_string_copy(json_object_array_get_idx(flags, i)));
+                json_object_object_add(out, "flags", copy);
+        }
 
         if (json_object_object_get_ex(profile, "syscalls", &calls) && calls) {
                 if (!json_object_is_type(calls, json_type_array)) {

@@ -22,6 +22,7 @@
 #include <ocid/log.h>
 #include <seccomp.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -815,6 +816,61 @@ static void test_settings(void **state)
         }
 }
 
+/* Containers created on many threads while the default profile is
+ * replaced: every spec gets a whole profile, old or new. */
+struct conc {
+        struct env *e;
+        int failures;
+};
+
+static void *conc_worker(void *arg)
+{
+        struct conc *c = arg;
+
+        for (int i = 0; i < 200; i++) {
+                struct json_object *spec = spec_with_caps(NULL);
+                struct ocid_error *err = NULL;
+                int r = apply(c->e, OCID_SECURITY_PROFILE_RUNTIME_DEFAULT, NULL, 0, spec, &err);
+                struct json_object *sc = seccomp_of(spec);
+
+                if (r < 0 || !sc || (!rule_for(sc, "read", NULL) == !rule_for(sc, "write", NULL)))
+                        __atomic_add_fetch(&c->failures, 1, __ATOMIC_SEQ_CST);
+                ocid_error_free(err);
+                json_object_put(spec);
+        }
+        return NULL;
+}
+
+static void test_concurrent_default(void **state)
+{
+        static const char *const texts[] = {
+                "{ \"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [ \"SCMP_ARCH_X86_64\" ],"
+                " \"syscalls\": [ { \"names\": [ \"read\" ], \"action\": \"SCMP_ACT_ALLOW\" } ] }",
+                "{ \"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [ \"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\" ],"
+                " \"syscalls\": [ { \"names\": [ \"write\" ], \"action\": \"SCMP_ACT_ALLOW\" } ] }",
+        };
+        _cleanup_free_ char *path = NULL, *np = NULL;
+        struct env e = { 0 };
+        struct conc c = { .e = &e };
+        pthread_t th[8];
+
+        e.dir = test_tmpdir_new();
+        path = write_profile(&e, "default.json", texts[0]);
+        np = ocid_path_join(e.dir, "new.json");
+        env_start(&e, "default_profile = \"%s/default.json\";");
+        for (size_t i = 0; i < ELEMENTSOF(th); i++)
+                assert_int_equal(pthread_create(&th[i], NULL, conc_worker, &c), 0);
+        for (int i = 0; i < 100; i++) {
+                test_write_file(e.dir, "new.json", texts[i % 2]);
+                assert_int_equal(rename(np, path), 0);
+                usleep(500);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(th); i++)
+                assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(c.failures, 0);
+        env_stop(&e);
+}
+
 /* `ocid check` reads the default profile too: a malformed one is an
  * error, a missing one is not. */
 static void test_check_profile(void **state)
@@ -911,6 +967,7 @@ int main(void)
                 cmocka_unit_test(test_default_missing_or_bad),
                 cmocka_unit_test(test_settings),
                 cmocka_unit_test(test_check_profile),
+                cmocka_unit_test(test_concurrent_default),
                 cmocka_unit_test(test_no_kernel_support),
         };
 
