@@ -352,3 +352,57 @@ def test_exec_sync_flood(sec_daemon, rt, pb, handler, tmp_path):
     r = pod.exec(cid, ["echo", "still here"])
     assert (r.exit_code, r.stdout) == (0, b"still here\n")
     pod.remove()
+
+
+def _status_field(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {name} in {text}")
+
+
+# CAP_CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP,
+# NET_BIND_SERVICE (docs/container-spec.md)
+DEFAULT_CAPS = sum(1 << b for b in (0, 1, 3, 4, 5, 6, 7, 8, 10))
+
+
+def test_hardened_defaults(sec_daemon, rt, pb, handler, tmp_path):
+    """What every non-privileged container gets (docs/container-spec.md):
+    the default capability set, no_new_privs, masked and read-only /proc
+    paths, the default device nodes only; and UID values beyond 32 bits
+    refused."""
+    cri = pb.cri
+    pod = Pod(rt, pb, handler, tmp_path, privileged=True)
+    cid = pod.run("plain")
+    st = pod.exec(cid, ["cat", "/proc/self/status"]).stdout.decode()
+    assert _status_field(st, "NoNewPrivs") == "1"
+    for field in ("CapBnd", "CapEff", "CapPrm"):
+        assert int(_status_field(st, field), 16) == DEFAULT_CAPS, (field, st)
+    assert int(_status_field(st, "CapInh"), 16) == 0
+    # masked: empty; read-only: refused
+    for path in ("/proc/kcore", "/proc/keys", "/proc/timer_list"):
+        r = pod.exec(cid, ["sh", "-c", f"cat {path} 2>/dev/null | wc -c"])
+        assert r.stdout.strip() == b"0", (path, r)
+    r = pod.exec(cid, ["sh", "-c", "echo 1 > /proc/sys/kernel/panic"])
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr, r
+    r = pod.exec(cid, ["sh", "-c", "echo b > /proc/sysrq-trigger"])
+    assert r.exit_code != 0, r
+    r = pod.exec(cid, ["sh", "-c", "for n in /dev/*; do if [ ! -L $n ] && { [ -b $n ] || [ -c $n ]; }; then echo ${n#/dev/}; fi; done"])
+    nodes = set(r.stdout.decode().split())
+    assert nodes <= {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "console"}, nodes
+    assert {"null", "zero", "urandom"} <= nodes
+    # A privileged container: no no_new_privs, more capabilities.
+    priv = pod.run("priv", linux=linux_sc(pb, privileged=True))
+    st = pod.exec(priv, ["cat", "/proc/self/status"]).stdout.decode()
+    assert _status_field(st, "NoNewPrivs") == "0"
+    assert int(_status_field(st, "CapBnd"), 16) & (1 << 21)   # CAP_SYS_ADMIN
+    # UID/GID overflow
+    for field in ("run_as_user", "run_as_group"):
+        sc = cri.LinuxContainerSecurityContext()
+        getattr(sc, field).value = 1 << 32
+        if field == "run_as_group":
+            sc.run_as_user.value = 0
+        with pytest.raises(grpc.RpcError) as e:
+            pod.create("big", ["true"], linux=cri.LinuxContainerConfig(security_context=sc))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field, e.value.details())
+    pod.remove()
