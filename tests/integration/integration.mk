@@ -29,6 +29,8 @@ EXTRA_DIST += $(integration_files)
 # The pull benchmark (bench/README.md): run by hand, never by CI. It uses
 # the image builder and registry helpers above.
 EXTRA_DIST += bench/README.md bench/pull.py
+# The lifecycle benchmark, by hand too; it uses the pod helpers.
+EXTRA_DIST += bench/lifecycle.py
 
 INTEGRATION_FLAGS =
 # Debian's interpreter, which has python3-pytest and python3-grpcio; a
