@@ -35,7 +35,6 @@
 #include "spec/spec.h"
 #include "storage.h"
 
-#define CTR_DIR            "containers"
 #define CTR_EXITS_DIR      "exits"
 #define CTR_CREATE_TIMEOUT_MS (240 * 1000)
 #define CTR_CONFIG_MAX     (UINT64_C(8) << 20)
@@ -43,112 +42,6 @@
 #define CTR_KILL_WAIT_NS   (INT64_C(10) * 1000000000)
 /* How long a stopped container's exit status may take to appear. */
 #define CTR_EXIT_FILE_WAIT_NS (INT64_C(5) * 1000000000)
-
-/* ---- records ---- */
-
-void ctr_record_done(struct ctr_record *r)
-{
-        if (!r)
-                return;
-        free(r->id);
-        free(r->name);
-        free(r->pod_id);
-        free(r->meta_name);
-        free(r->image);
-        free(r->image_id);
-        free(r->image_ref);
-        ocid_strv_free(r->labels);
-        ocid_strv_free(r->annotations);
-        free(r->log_path);
-        free(r->bundle);
-        free(r->persist_dir);
-        free(r->rootfs);
-        free(r->runtime_handler);
-        free(r->mounts);
-        free(r->resources);
-        memset(r, 0, sizeof(*r));
-}
-
-static void put_str(struct json_object *o, const char *key, const char *v)
-{
-        json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
-}
-
-static void put_kv(struct json_object *o, const char *key, char *const *kv)
-{
-        struct json_object *m = json_object_new_object();
-
-        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
-                json_object_object_add(m, kv[i], json_object_new_string(kv[i + 1]));
-        json_object_object_add(o, key, m);
-}
-
-static const char *const ctr_state_names[] = { "created", "running", "exited", "unknown" };
-
-struct json_object *ctr_record_to_json(const struct ctr_record *r)
-{
-        struct json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "version", json_object_new_int(RECORDS_VERSION));
-        put_str(o, "id", r->id);
-        put_str(o, "name", r->name);
-        put_str(o, "pod_id", r->pod_id);
-        put_str(o, "metadata_name", r->meta_name);
-        json_object_object_add(o, "metadata_attempt", json_object_new_int64(r->meta_attempt));
-        put_str(o, "image", r->image);
-        put_str(o, "image_id", r->image_id);
-        put_str(o, "image_ref", r->image_ref);
-        put_kv(o, "labels", r->labels);
-        put_kv(o, "annotations", r->annotations);
-        put_str(o, "log_path", r->log_path);
-        put_str(o, "bundle", r->bundle);
-        put_str(o, "persist_dir", r->persist_dir);
-        put_str(o, "rootfs", r->rootfs);
-        put_str(o, "runtime_handler", r->runtime_handler);
-        json_object_object_add(o, "mounts", r->mounts ? json_tokener_parse(r->mounts) : NULL);
-        json_object_object_add(o, "resources", r->resources ? json_tokener_parse(r->resources) : NULL);
-        json_object_object_add(o, "stop_signal", json_object_new_int(r->stop_signal));
-        json_object_object_add(o, "tty", json_object_new_boolean(r->tty));
-        json_object_object_add(o, "stdin", json_object_new_boolean(r->stdin_open));
-        json_object_object_add(o, "stdin_once", json_object_new_boolean(r->stdin_once));
-        json_object_object_add(o, "pid", json_object_new_int(r->pid));
-        json_object_object_add(o, "created_at", json_object_new_int64(r->created_at));
-        json_object_object_add(o, "started_at", json_object_new_int64(r->started_at));
-        json_object_object_add(o, "finished_at", json_object_new_int64(r->finished_at));
-        json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
-        json_object_object_add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
-        json_object_object_add(o, "state",
-                               json_object_new_string(ctr_state_names[r->state >= 0 && r->state <= 3 ? r->state : 3]));
-        return o;
-}
-
-static char *ctr_record_path(const char *root, const char *id)
-{
-        return xasprintf("%s/" CTR_DIR "/%s.json", root, id);
-}
-
-static int ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err)
-{
-        _cleanup_free_ char *dir = ocid_path_join(root, CTR_DIR);
-        _cleanup_free_ char *path = ctr_record_path(root, r->id);
-        _cleanup_json_ struct json_object *o = NULL;
-        int q;
-
-        q = ocid_mkdir_p(dir, 0700, err);
-        if (q < 0)
-                return q;
-        o = ctr_record_to_json(r);
-        return ocid_json_write_file_atomic(path, o, 0600, err);
-}
-
-static int ctr_record_remove(const char *root, const char *id, struct ocid_error **err)
-{
-        _cleanup_free_ char *path = ctr_record_path(root, id);
-
-        if (unlink(path) < 0 && errno != ENOENT)
-                return ocid_error_set(err, errno, "remove '%s'", path);
-        return 0;
-}
 
 /* ---- helpers ---- */
 
@@ -162,8 +55,8 @@ static void ctr_destroy(struct store_ref *ref)
         free(c);
 }
 
-static void ctr_runtime_fill(const struct lifecycle *lc, const struct ctr_record *r, char *exit_dir,
-                             struct ocid_runtime_container *rc)
+void ctr_runtime_fill(const struct lifecycle *lc, const struct ctr_record *r, char *exit_dir,
+                      struct ocid_runtime_container *rc)
 {
         *rc = (struct ocid_runtime_container) {
                 .size = sizeof(*rc),
@@ -453,7 +346,7 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                                    (Runtime__V1__ContainerConfig__LabelsEntry *const *) cfg->annotations);
         rec->runtime_handler = xstrdup(pod->rec.runtime_handler);
         rec->mounts = ctr_mounts_json(cfg);
-        rec->bundle = xasprintf("%s/" CTR_DIR "/%s", config->runroot, rec->id);
+        rec->bundle = xasprintf("%s/" RECORDS_CTRS_DIR "/%s", config->runroot, rec->id);
         rec->persist_dir = ocid_path_join(rec->bundle, "persist");
         rec->created_at = ocid_now_realtime_ns();
         rec->state = CTR_CREATED;
@@ -679,7 +572,7 @@ int ctr_start(struct lifecycle *lc, const char *id, struct ocid_error **err)
         pthread_mutex_unlock(&c->lock);
         if (r != CTR_CREATED) {
                 r = ocid_error_msg(err, EBUSY, "container '%s' is %s, not created", c->rec.id,
-                                   ctr_state_names[r]);
+                                   ctr_record_state_name(r));
                 goto out;
         }
         h = ctr_handler(lc, &c->rec, err);

@@ -19,40 +19,7 @@
 struct image_store;
 struct ocid_error;
 
-/* Container states, as the CRI numbers them. */
-#define CTR_CREATED 0
-#define CTR_RUNNING 1
-#define CTR_EXITED  2
-#define CTR_UNKNOWN 3
-
-struct ctr_record {
-        char *id;
-        char *name;               /* k8s_<ctr>_<pod>_<namespace>_<uid>_<attempt>, reserved */
-        char *pod_id;
-        char *meta_name;
-        uint32_t meta_attempt;
-        char *image;              /* as the config named it */
-        char *image_id;           /* "sha256:<config>" */
-        char *image_ref;          /* a repo digest, or image_id */
-        char **labels, **annotations;   /* key, value... ; never NULL */
-        char *log_path;           /* absolute */
-        char *bundle;             /* <runroot>/containers/<id> */
-        char *persist_dir;        /* <bundle>/persist */
-        char *rootfs;             /* the mounted root file system */
-        char *runtime_handler;
-        char *mounts;             /* JSON array of the CRI mounts */
-        char *resources;          /* JSON: the OCI linux.resources */
-        int32_t stop_signal;
-        int32_t tty, stdin_open, stdin_once;
-        int32_t pid;
-        int64_t created_at, started_at, finished_at;
-        int32_t exit_code;
-        int32_t oom_killed;
-        int32_t state;            /* CTR_* */
-};
-
-void ctr_record_done(struct ctr_record *r);
-struct json_object *ctr_record_to_json(const struct ctr_record *r);
+/* struct ctr_record, its states and its file are in lifecycle/records.h. */
 
 struct lc_container {
         struct store_ref ref;
@@ -70,6 +37,10 @@ int ctr_start(struct lifecycle *lc, const char *id, struct ocid_error **err);
 int ctr_stop(struct lifecycle *lc, const char *id, int64_t timeout, struct ocid_error **err);
 /* An unknown ID is success. */
 int ctr_remove(struct lifecycle *lc, const char *id, struct ocid_error **err);
+
+/* The runtime module's view of a container, pointing into r. */
+void ctr_runtime_fill(const struct lifecycle *lc, const struct ctr_record *r, char *exit_dir,
+                      struct ocid_runtime_container *rc);
 
 struct lc_container *ctr_lookup(struct lifecycle *lc, const char *id, struct ocid_error **err);
 void ctr_unref(struct lifecycle *lc, struct lc_container *c);

@@ -213,7 +213,7 @@ int exitwatch_record_exit(struct lifecycle *lc, struct lc_container *c, int32_t 
         c->rec.finished_at = finished_ns > 0 ? finished_ns : ocid_now_realtime_ns();
         c->rec.oom_killed = oom_killed;
         c->rec.pid = 0;
-        r = restore_ctr_record_save(lc->config->root, &c->rec, err);
+        r = ctr_record_save(lc->config->root, &c->rec, err);
         pthread_mutex_unlock(&c->lock);
         return r < 0 ? r : 1;
 }

@@ -306,3 +306,212 @@ int pod_record_remove(const char *root, const char *id, struct ocid_error **err)
                 return ocid_error_set(err, errno, "remove '%s'", path);
         return 0;
 }
+
+/* ---- container records ---- */
+
+void ctr_record_done(struct ctr_record *r)
+{
+        if (!r)
+                return;
+        free(r->id);
+        free(r->name);
+        free(r->pod_id);
+        free(r->meta_name);
+        free(r->image);
+        free(r->image_id);
+        free(r->image_ref);
+        ocid_strv_free(r->labels);
+        ocid_strv_free(r->annotations);
+        free(r->log_path);
+        free(r->bundle);
+        free(r->persist_dir);
+        free(r->rootfs);
+        free(r->runtime_handler);
+        free(r->mounts);
+        free(r->resources);
+        memset(r, 0, sizeof(*r));
+}
+
+static const char *const ctr_state_names[] = { "created", "running", "exited", "unknown" };
+
+const char *ctr_record_state_name(int32_t state)
+{
+        return ctr_state_names[state >= CTR_CREATED && state <= CTR_UNKNOWN ? state : CTR_UNKNOWN];
+}
+
+struct json_object *ctr_record_to_json(const struct ctr_record *r)
+{
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "version", json_object_new_int(RECORDS_VERSION));
+        put_str(o, "id", r->id);
+        put_str(o, "name", r->name);
+        put_str(o, "pod_id", r->pod_id);
+        put_str(o, "metadata_name", r->meta_name);
+        json_object_object_add(o, "metadata_attempt", json_object_new_int64(r->meta_attempt));
+        put_str(o, "image", r->image);
+        put_str(o, "image_id", r->image_id);
+        put_str(o, "image_ref", r->image_ref);
+        put_kv(o, "labels", r->labels);
+        put_kv(o, "annotations", r->annotations);
+        put_str(o, "log_path", r->log_path);
+        put_str(o, "bundle", r->bundle);
+        put_str(o, "persist_dir", r->persist_dir);
+        put_str(o, "rootfs", r->rootfs);
+        put_str(o, "runtime_handler", r->runtime_handler);
+        put_json_text(o, "mounts", r->mounts);
+        put_json_text(o, "resources", r->resources);
+        json_object_object_add(o, "stop_signal", json_object_new_int(r->stop_signal));
+        json_object_object_add(o, "tty", json_object_new_boolean(r->tty));
+        json_object_object_add(o, "stdin", json_object_new_boolean(r->stdin_open));
+        json_object_object_add(o, "stdin_once", json_object_new_boolean(r->stdin_once));
+        json_object_object_add(o, "pid", json_object_new_int(r->pid));
+        json_object_object_add(o, "created_at", json_object_new_int64(r->created_at));
+        json_object_object_add(o, "started_at", json_object_new_int64(r->started_at));
+        json_object_object_add(o, "finished_at", json_object_new_int64(r->finished_at));
+        json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
+        json_object_object_add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
+        json_object_object_add(o, "state", json_object_new_string(ctr_record_state_name(r->state)));
+        return o;
+}
+
+static int get_i32(struct json_object *o, const char *key, int64_t min, int64_t max, int32_t *ret,
+                   struct ocid_error **err)
+{
+        int64_t x;
+        int q = get_int(o, key, min, max, &x, err);
+
+        if (q < 0)
+                return q;
+        *ret = (int32_t) x;
+        return 0;
+}
+
+static int get_bool(struct json_object *o, const char *key, int32_t *ret, struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not a boolean", key);
+        *ret = json_object_get_boolean(v) ? 1 : 0;
+        return 0;
+}
+
+/* A JSON member kept as text that must have the given type when present:
+ * null or absent is NULL. */
+static int get_json_typed(struct json_object *o, const char *key, json_type type, char **ret,
+                          struct ocid_error **err)
+{
+        struct json_object *v = NULL;
+
+        if (json_object_object_get_ex(o, key, &v) && v && !json_object_is_type(v, type))
+                return ocid_error_msg(err, EINVAL, "record member '%s' has the wrong type", key);
+        return get_json_text(o, key, ret);
+}
+
+static bool is_id(const char *s)
+{
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+                        return false;
+        return n == 64;
+}
+
+int ctr_record_from_json(struct json_object *obj, struct ctr_record *ret, struct ocid_error **err)
+{
+        _cleanup_(ctr_record_done) struct ctr_record r = { 0 };
+        struct json_object *st = NULL;
+        int64_t x;
+        int q;
+
+        if (!json_object_is_type(obj, json_type_object))
+                return ocid_error_msg(err, EINVAL, "a record must be a JSON object");
+        if ((q = get_int(obj, "version", RECORDS_VERSION, RECORDS_VERSION, &x, err)) < 0)
+                return q;
+        if ((q = get_str(obj, "id", true, &r.id, err)) < 0 || (q = get_str(obj, "name", true, &r.name, err)) < 0 ||
+            (q = get_str(obj, "pod_id", true, &r.pod_id, err)) < 0 ||
+            (q = get_str(obj, "metadata_name", true, &r.meta_name, err)) < 0 ||
+            (q = get_int(obj, "metadata_attempt", 0, UINT32_MAX, &x, err)) < 0)
+                return q;
+        r.meta_attempt = (uint32_t) x;
+        if (!is_id(r.id))
+                return ocid_error_msg(err, EINVAL, "record member 'id' is not 64 hexadecimal characters");
+        if (!is_id(r.pod_id))
+                return ocid_error_msg(err, EINVAL, "record member 'pod_id' is not 64 hexadecimal characters");
+        if ((q = get_str(obj, "image", true, &r.image, err)) < 0 ||
+            (q = get_str(obj, "image_id", true, &r.image_id, err)) < 0 ||
+            (q = get_str(obj, "image_ref", true, &r.image_ref, err)) < 0 ||
+            (q = get_kv(obj, "labels", &r.labels, err)) < 0 ||
+            (q = get_kv(obj, "annotations", &r.annotations, err)) < 0 ||
+            (q = get_str(obj, "log_path", true, &r.log_path, err)) < 0 ||
+            (q = get_str(obj, "bundle", true, &r.bundle, err)) < 0 ||
+            (q = get_str(obj, "persist_dir", true, &r.persist_dir, err)) < 0 ||
+            (q = get_str(obj, "rootfs", false, &r.rootfs, err)) < 0 ||
+            (q = get_str(obj, "runtime_handler", true, &r.runtime_handler, err)) < 0 ||
+            (q = get_json_typed(obj, "mounts", json_type_array, &r.mounts, err)) < 0 ||
+            (q = get_json_typed(obj, "resources", json_type_object, &r.resources, err)) < 0 ||
+            (q = get_i32(obj, "stop_signal", 0, 64, &r.stop_signal, err)) < 0 ||
+            (q = get_bool(obj, "tty", &r.tty, err)) < 0 || (q = get_bool(obj, "stdin", &r.stdin_open, err)) < 0 ||
+            (q = get_bool(obj, "stdin_once", &r.stdin_once, err)) < 0 ||
+            (q = get_i32(obj, "pid", 0, INT32_MAX, &r.pid, err)) < 0 ||
+            (q = get_int(obj, "created_at", 0, INT64_MAX, &r.created_at, err)) < 0 ||
+            (q = get_int(obj, "started_at", 0, INT64_MAX, &r.started_at, err)) < 0 ||
+            (q = get_int(obj, "finished_at", 0, INT64_MAX, &r.finished_at, err)) < 0 ||
+            (q = get_i32(obj, "exit_code", INT32_MIN, INT32_MAX, &r.exit_code, err)) < 0 ||
+            (q = get_bool(obj, "oom_killed", &r.oom_killed, err)) < 0)
+                return q;
+        if (!json_object_object_get_ex(obj, "state", &st) || !json_object_is_type(st, json_type_string))
+                return ocid_error_msg(err, EINVAL, "record member 'state' is missing or not a string");
+        r.state = -1;
+        for (int i = CTR_CREATED; i <= CTR_EXITED; i++)
+                if (streq(json_object_get_string(st), ctr_state_names[i]))
+                        r.state = i;
+        if (r.state < 0)
+                return ocid_error_msg(err, EINVAL, "record member 'state' has an unknown value '%s'",
+                                      json_object_get_string(st));
+        *ret = r;
+        memset(&r, 0, sizeof(r));
+        return 0;
+}
+
+char *ctr_record_path(const char *root, const char *id)
+{
+        return xasprintf("%s/" RECORDS_CTRS_DIR "/%s.json", root, id);
+}
+
+int ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err)
+{
+        _cleanup_free_ char *dir = ocid_path_join(root, RECORDS_CTRS_DIR);
+        _cleanup_free_ char *path = ctr_record_path(root, r->id);
+        _cleanup_json_ struct json_object *o = NULL;
+        int q;
+
+        q = ocid_mkdir_p(dir, 0700, err);
+        if (q < 0)
+                return q;
+        o = ctr_record_to_json(r);
+        return ocid_json_write_file_atomic(path, o, 0600, err);
+}
+
+int ctr_record_load(const char *root, const char *id, struct ctr_record *ret, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = ctr_record_path(root, id);
+        _cleanup_json_ struct json_object *o = NULL;
+        int q;
+
+        q = ocid_json_read_file(path, RECORDS_MAX_SIZE, &o, err);
+        if (q < 0)
+                return q;
+        return ctr_record_from_json(o, ret, err);
+}
+
+int ctr_record_remove(const char *root, const char *id, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = ctr_record_path(root, id);
+
+        if (unlink(path) < 0 && errno != ENOENT)
+                return ocid_error_set(err, errno, "remove '%s'", path);
+        return 0;
+}

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* Pod records: everything the daemon knows about a pod, as it is kept in
- * memory and written to <root>/pods/<id>.json (atomically: temp file,
- * fsync, rename, fsync of the directory), so that a restart can restore
- * the pod (issue 5). docs/pods.md lists the members. */
+/* Pod and container records: everything the daemon knows about a pod or
+ * a container, as it is kept in memory and written to <root>/pods/<id>.json
+ * and <root>/containers/<id>.json (atomically: temp file, fsync, rename,
+ * fsync of the directory), so that a restart can restore them (issue 5).
+ * This file is the only place that knows their paths and their JSON
+ * format. docs/pods.md and docs/restart.md list the members. */
 
 #include <stdint.h>
 
@@ -12,6 +14,7 @@ struct json_object;
 struct ocid_error;
 
 #define RECORDS_PODS_DIR "pods"
+#define RECORDS_CTRS_DIR "containers"
 #define RECORDS_VERSION  1
 /* A record is small; anything bigger is not one of ours. */
 #define RECORDS_MAX_SIZE (UINT64_C(4) << 20)
@@ -74,3 +77,59 @@ int pod_record_remove(const char *root, const char *id, struct ocid_error **err)
 
 /* Helpers for the key/value vectors: the value of key, or NULL. */
 const char *records_kv_get(char *const *kv, const char *key);
+
+/* Container states, as the CRI numbers them. */
+#define CTR_CREATED 0
+#define CTR_RUNNING 1
+#define CTR_EXITED  2
+#define CTR_UNKNOWN 3
+
+struct ctr_record {
+        char *id;
+        char *name;               /* k8s_<ctr>_<pod>_<namespace>_<uid>_<attempt>, reserved */
+        char *pod_id;
+        char *meta_name;
+        uint32_t meta_attempt;
+        char *image;              /* as the config named it */
+        char *image_id;           /* "sha256:<config>" */
+        char *image_ref;          /* a repo digest, or image_id */
+        char **labels, **annotations;   /* key, value... ; never NULL */
+        char *log_path;           /* absolute */
+        char *bundle;             /* <runroot>/containers/<id> */
+        char *persist_dir;        /* <bundle>/persist */
+        char *rootfs;             /* the mounted root file system */
+        char *runtime_handler;
+        char *mounts;             /* JSON array of the CRI mounts */
+        char *resources;          /* JSON: the OCI linux.resources */
+        int32_t stop_signal;
+        int32_t tty, stdin_open, stdin_once;
+        int32_t pid;
+        int64_t created_at, started_at, finished_at;
+        int32_t exit_code;
+        int32_t oom_killed;
+        int32_t state;            /* CTR_* */
+};
+
+void ctr_record_done(struct ctr_record *r);
+
+/* "created", "running", "exited"; anything else is "unknown". */
+const char *ctr_record_state_name(int32_t state);
+
+/* The record as a JSON object (a new reference). */
+struct json_object *ctr_record_to_json(const struct ctr_record *r);
+
+/* The reverse of ctr_record_to_json. A missing or mistyped member is
+ * -EINVAL naming it; on failure *ret is left empty (nothing to free). */
+int ctr_record_from_json(struct json_object *obj, struct ctr_record *ret, struct ocid_error **err);
+
+/* <root>/containers/<id>.json */
+char *ctr_record_path(const char *root, const char *id);
+
+/* Writes the record atomically (mode 0600), creating <root>/containers. */
+int ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err);
+
+/* Reads <root>/containers/<id>.json. A missing file is -ENOENT. */
+int ctr_record_load(const char *root, const char *id, struct ctr_record *ret, struct ocid_error **err);
+
+/* Removes the record. A missing one is success. */
+int ctr_record_remove(const char *root, const char *id, struct ocid_error **err);

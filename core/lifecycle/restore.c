@@ -34,98 +34,6 @@
 #define NSFS_MAGIC 0x6e736673
 #endif
 
-/* ---- container records ---- */
-
-static int rs_get_str(struct json_object *o, const char *key, bool required, char **ret, struct ocid_error **err)
-{
-        struct json_object *v = NULL;
-
-        if (!json_object_object_get_ex(o, key, &v) || !v) {
-                if (required)
-                        return ocid_error_msg(err, EINVAL, "record member '%s' is missing", key);
-                *ret = NULL;
-                return 0;
-        }
-        if (!json_object_is_type(v, json_type_string))
-                return ocid_error_msg(err, EINVAL, "record member '%s' is not a string", key);
-        *ret = xstrdup(json_object_get_string(v));
-        return 0;
-}
-
-static int rs_get_int(struct json_object *o, const char *key, int64_t min, int64_t max, int64_t *ret,
-                      struct ocid_error **err)
-{
-        struct json_object *v = NULL;
-        int64_t x;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not an integer", key);
-        errno = 0;
-        x = json_object_get_int64(v);
-        if (errno != 0 || x < min || x > max)
-                return ocid_error_msg(err, EINVAL, "record member '%s' is out of range", key);
-        *ret = x;
-        return 0;
-}
-
-static int rs_get_i32(struct json_object *o, const char *key, int64_t min, int64_t max, int32_t *ret,
-                      struct ocid_error **err)
-{
-        int64_t x;
-        int r = rs_get_int(o, key, min, max, &x, err);
-
-        if (r < 0)
-                return r;
-        *ret = (int32_t) x;
-        return 0;
-}
-
-static int rs_get_bool(struct json_object *o, const char *key, int32_t *ret, struct ocid_error **err)
-{
-        struct json_object *v = NULL;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
-                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not a boolean", key);
-        *ret = json_object_get_boolean(v) ? 1 : 0;
-        return 0;
-}
-
-static int rs_get_kv(struct json_object *o, const char *key, char ***ret, struct ocid_error **err)
-{
-        struct json_object *m = NULL;
-        char **kv;
-
-        if (!json_object_object_get_ex(o, key, &m) || !json_object_is_type(m, json_type_object))
-                return ocid_error_msg(err, EINVAL, "record member '%s' is missing or not an object", key);
-        kv = xcalloc(1, sizeof(char *));
-        json_object_object_foreach(m, k, v) {
-                if (!json_object_is_type(v, json_type_string)) {
-                        ocid_strv_free(kv);
-                        return ocid_error_msg(err, EINVAL, "record member '%s.%s' is not a string", key, k);
-                }
-                ocid_strv_push(&kv, k);
-                ocid_strv_push(&kv, json_object_get_string(v));
-        }
-        *ret = kv;
-        return 0;
-}
-
-/* A JSON member kept as text (mounts, resources): null or absent is NULL. */
-static int rs_get_json_text(struct json_object *o, const char *key, json_type type, char **ret,
-                            struct ocid_error **err)
-{
-        struct json_object *v = NULL;
-
-        if (!json_object_object_get_ex(o, key, &v) || !v) {
-                *ret = NULL;
-                return 0;
-        }
-        if (!json_object_is_type(v, type))
-                return ocid_error_msg(err, EINVAL, "record member '%s' has the wrong type", key);
-        *ret = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-        return 0;
-}
-
 static bool is_id(const char *s)
 {
         size_t n = 0;
@@ -134,89 +42,6 @@ static bool is_id(const char *s)
                 if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
                         return false;
         return n == 64;
-}
-
-int restore_ctr_record_from_json(struct json_object *o, struct ctr_record *ret, struct ocid_error **err)
-{
-        _cleanup_(ctr_record_done) struct ctr_record r = { 0 };
-        static const char *const states[] = { "created", "running", "exited" };
-        struct json_object *st = NULL;
-        int64_t x;
-        int q;
-
-        if (!json_object_is_type(o, json_type_object))
-                return ocid_error_msg(err, EINVAL, "a record must be a JSON object");
-        if ((q = rs_get_int(o, "version", RECORDS_VERSION, RECORDS_VERSION, &x, err)) < 0)
-                return q;
-        if ((q = rs_get_str(o, "id", true, &r.id, err)) < 0 || (q = rs_get_str(o, "name", true, &r.name, err)) < 0 ||
-            (q = rs_get_str(o, "pod_id", true, &r.pod_id, err)) < 0 ||
-            (q = rs_get_str(o, "metadata_name", true, &r.meta_name, err)) < 0 ||
-            (q = rs_get_int(o, "metadata_attempt", 0, UINT32_MAX, &x, err)) < 0)
-                return q;
-        r.meta_attempt = (uint32_t) x;
-        if (!is_id(r.id))
-                return ocid_error_msg(err, EINVAL, "record member 'id' is not 64 hexadecimal characters");
-        if (!is_id(r.pod_id))
-                return ocid_error_msg(err, EINVAL, "record member 'pod_id' is not 64 hexadecimal characters");
-        if ((q = rs_get_str(o, "image", true, &r.image, err)) < 0 ||
-            (q = rs_get_str(o, "image_id", true, &r.image_id, err)) < 0 ||
-            (q = rs_get_str(o, "image_ref", true, &r.image_ref, err)) < 0 ||
-            (q = rs_get_kv(o, "labels", &r.labels, err)) < 0 ||
-            (q = rs_get_kv(o, "annotations", &r.annotations, err)) < 0 ||
-            (q = rs_get_str(o, "log_path", true, &r.log_path, err)) < 0 ||
-            (q = rs_get_str(o, "bundle", true, &r.bundle, err)) < 0 ||
-            (q = rs_get_str(o, "persist_dir", true, &r.persist_dir, err)) < 0 ||
-            (q = rs_get_str(o, "rootfs", false, &r.rootfs, err)) < 0 ||
-            (q = rs_get_str(o, "runtime_handler", true, &r.runtime_handler, err)) < 0 ||
-            (q = rs_get_json_text(o, "mounts", json_type_array, &r.mounts, err)) < 0 ||
-            (q = rs_get_json_text(o, "resources", json_type_object, &r.resources, err)) < 0 ||
-            (q = rs_get_i32(o, "stop_signal", 0, 64, &r.stop_signal, err)) < 0 ||
-            (q = rs_get_bool(o, "tty", &r.tty, err)) < 0 || (q = rs_get_bool(o, "stdin", &r.stdin_open, err)) < 0 ||
-            (q = rs_get_bool(o, "stdin_once", &r.stdin_once, err)) < 0 ||
-            (q = rs_get_i32(o, "pid", 0, INT32_MAX, &r.pid, err)) < 0 ||
-            (q = rs_get_int(o, "created_at", 0, INT64_MAX, &r.created_at, err)) < 0 ||
-            (q = rs_get_int(o, "started_at", 0, INT64_MAX, &r.started_at, err)) < 0 ||
-            (q = rs_get_int(o, "finished_at", 0, INT64_MAX, &r.finished_at, err)) < 0 ||
-            (q = rs_get_i32(o, "exit_code", INT32_MIN, INT32_MAX, &r.exit_code, err)) < 0 ||
-            (q = rs_get_bool(o, "oom_killed", &r.oom_killed, err)) < 0)
-                return q;
-        if (!json_object_object_get_ex(o, "state", &st) || !json_object_is_type(st, json_type_string))
-                return ocid_error_msg(err, EINVAL, "record member 'state' is missing or not a string");
-        r.state = -1;
-        for (int i = 0; i < 3; i++)
-                if (streq(json_object_get_string(st), states[i]))
-                        r.state = i;
-        if (r.state < 0)
-                return ocid_error_msg(err, EINVAL, "record member 'state' has an unknown value '%s'",
-                                      json_object_get_string(st));
-        *ret = r;
-        memset(&r, 0, sizeof(r));
-        return 0;
-}
-
-char *restore_ctr_record_path(const char *root, const char *id)
-{
-        return xasprintf("%s/" RESTORE_CTR_DIR "/%s.json", root, id);
-}
-
-int restore_ctr_record_load(const char *root, const char *id, struct ctr_record *ret, struct ocid_error **err)
-{
-        _cleanup_free_ char *path = restore_ctr_record_path(root, id);
-        _cleanup_json_ struct json_object *o = NULL;
-        int q;
-
-        q = ocid_json_read_file(path, RECORDS_MAX_SIZE, &o, err);
-        if (q < 0)
-                return q;
-        return restore_ctr_record_from_json(o, ret, err);
-}
-
-int restore_ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err)
-{
-        _cleanup_free_ char *path = restore_ctr_record_path(root, r->id);
-        _cleanup_json_ struct json_object *o = ctr_record_to_json(r);
-
-        return ocid_json_write_file_atomic(path, o, 0600, err);
 }
 
 /* ---- listing ---- */
@@ -446,24 +271,6 @@ static int restore_pods(struct restore_ctx *x, struct ocid_error **err)
         return 0;
 }
 
-static void ctr_runtime_fill_rs(const struct lifecycle *lc, const struct ctr_record *r, char *exit_dir,
-                                struct ocid_runtime_container *rc)
-{
-        *rc = (struct ocid_runtime_container) {
-                .size = sizeof(*rc),
-                .id = r->id,
-                .name = r->name,
-                .bundle = r->bundle,
-                .persist_dir = r->persist_dir,
-                .log_path = r->log_path,
-                .exit_dir = exit_dir,
-                .terminal = r->tty,
-                .stdin_open = r->stdin_open,
-                .stdin_once = r->stdin_once,
-                .systemd_cgroup = lc->config->cgroup_manager && streq(lc->config->cgroup_manager, "systemd"),
-        };
-}
-
 /* Asks the runtime about a container that has not exited yet and records
  * what it says (single-threaded: no lock needed). */
 static void ctr_settle(struct restore_ctx *x, struct lc_container *c, const struct modules_handler *h)
@@ -479,7 +286,7 @@ static void ctr_settle(struct restore_ctx *x, struct lc_container *c, const stru
         int64_t fin = 0;
         int r;
 
-        ctr_runtime_fill_rs(lc, rec, xd, &rc);
+        ctr_runtime_fill(lc, rec, xd, &rc);
         r = runtime_state(h, &rc, &st, &e);
         if (r >= 0 && (streq(st.status, "running") || streq(st.status, "paused"))) {
                 rec->state = CTR_RUNNING;
@@ -511,7 +318,7 @@ static void ctr_settle(struct restore_ctx *x, struct lc_container *c, const stru
         rec->oom_killed = (r >= 0 && st.oom_killed) || access(oom, F_OK) == 0;
         rec->pid = 0;
         x->st.exited++;
-        if (restore_ctr_record_save(lc->config->root, rec, &e) < 0)
+        if (ctr_record_save(lc->config->root, rec, &e) < 0)
                 ocid_log(OCID_LOG_WARNING, "container '%s': %s, ignoring", rec->id, ocid_error_message(&e));
 }
 
@@ -519,7 +326,7 @@ static int restore_containers(struct restore_ctx *x, struct ocid_error **err)
 {
         struct lifecycle *lc = x->lc;
         const char *root = lc->config->root;
-        _cleanup_free_ char *dir = ocid_path_join(root, RESTORE_CTR_DIR);
+        _cleanup_free_ char *dir = ocid_path_join(root, RECORDS_CTRS_DIR);
         _cleanup_free_ struct lc_container **ctrs = NULL;
         char **names = NULL;
         size_t n = 0;
@@ -531,7 +338,7 @@ static int restore_containers(struct restore_ctx *x, struct ocid_error **err)
         ctrs = xcalloc(ocid_strv_length(names) + 1, sizeof(*ctrs));
         for (size_t i = 0; names[i]; i++) {
                 _cleanup_error_ struct ocid_error *e = NULL;
-                _cleanup_free_ char *path = restore_ctr_record_path(root, names[i]);
+                _cleanup_free_ char *path = ctr_record_path(root, names[i]);
                 struct lc_container *c;
                 struct lc_pod *pod = NULL;
 
@@ -543,7 +350,7 @@ static int restore_containers(struct restore_ctx *x, struct ocid_error **err)
                 store_ref_init(&c->ref, rs_ctr_destroy);
                 pthread_mutex_init(&c->lock, NULL);
                 pthread_mutex_init(&c->op_lock, NULL);
-                r = restore_ctr_record_load(root, names[i], &c->rec, &e);
+                r = ctr_record_load(root, names[i], &c->rec, &e);
                 if (r >= 0 && !streq(c->rec.id, names[i]))
                         r = ocid_error_msg(&e, EINVAL, "the record holds the ID '%s'", c->rec.id);
                 if (r >= 0 && !(pod = store_get(lc->reg->pods, c->rec.pod_id)))
@@ -565,7 +372,7 @@ static int restore_containers(struct restore_ctx *x, struct ocid_error **err)
         qsort(ctrs, n, sizeof(*ctrs), cmp_ctr_created);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_error_ struct ocid_error *e = NULL;
-                _cleanup_free_ char *path = restore_ctr_record_path(root, ctrs[i]->rec.id);
+                _cleanup_free_ char *path = ctr_record_path(root, ctrs[i]->rec.id);
                 struct ctr_record *rec = &ctrs[i]->rec;
 
                 r = register_names(lc->reg, false, rec->name, rec->id, &e);
@@ -711,11 +518,11 @@ static void sweep_pod(struct restore_ctx *x, const char *pods, const char *id)
 static void sweep(struct restore_ctx *x)
 {
         const struct ocid_config *c = x->lc->config;
-        _cleanup_free_ char *bundles = ocid_path_join(c->runroot, RESTORE_CTR_DIR);
+        _cleanup_free_ char *bundles = ocid_path_join(c->runroot, RECORDS_CTRS_DIR);
         _cleanup_free_ char *pods = ocid_path_join(c->runroot, RECORDS_PODS_DIR);
         char **ids;
 
-        ids = list_orphans(bundles, c->root, RESTORE_CTR_DIR);
+        ids = list_orphans(bundles, c->root, RECORDS_CTRS_DIR);
         for (size_t i = 0; ids[i]; i++)
                 sweep_container(x, bundles, ids[i]);
         x->st.swept += ocid_strv_length(ids);

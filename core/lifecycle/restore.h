@@ -19,12 +19,10 @@
 #include "lifecycle/container.h"
 #include "lifecycle/pod.h"
 
-struct json_object;
 struct ocid_config;
 struct ocid_error;
 struct ocid_modules;
 
-#define RESTORE_CTR_DIR   "containers"
 #define RESTORE_EXITS_DIR "exits"
 
 /* Check only: load, validate and index the records, but ask no runtime
@@ -52,12 +50,3 @@ int restore_run(struct lifecycle *lc, unsigned flags, restore_bad_fn bad, void *
 /* restore_run(RESTORE_DRY_RUN) into a registry of its own. */
 int restore_check(const struct ocid_config *config, const struct ocid_modules *modules, restore_bad_fn bad,
                   void *userdata, struct restore_stats *ret_stats, struct ocid_error **err);
-
-/* Container records (<root>/containers/<id>.json, written by
- * lifecycle/container.c): the reverse of ctr_record_to_json. A missing or
- * mistyped member is -EINVAL naming it; on failure *ret is left empty. */
-int restore_ctr_record_from_json(struct json_object *o, struct ctr_record *ret, struct ocid_error **err);
-char *restore_ctr_record_path(const char *root, const char *id);
-int restore_ctr_record_load(const char *root, const char *id, struct ctr_record *ret, struct ocid_error **err);
-/* Writes the record atomically (the same file and format as container.c). */
-int restore_ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err);

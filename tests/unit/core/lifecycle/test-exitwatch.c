@@ -247,7 +247,7 @@ static void test_container_exited(void **state)
         assert_int_equal(c->rec.finished_at, (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
         assert_string_equal(ctr_reason(&c->rec), "OOMKilled");
         /* The record on disk says so too. */
-        assert_int_equal(restore_ctr_record_load(config.root, id, &disk, &e), 0);
+        assert_int_equal(ctr_record_load(config.root, id, &disk, &e), 0);
         assert_int_equal(disk.state, CTR_EXITED);
         assert_int_equal(disk.exit_code, 137);
         ctr_record_done(&disk);

@@ -232,7 +232,7 @@ static void save_ctr(struct fx *f, char c, char pod, const char *name, int32_t s
         struct ctr_record r = ctr_rec(c, pod, name, state);
 
         assert_int_equal(ocid_mkdir_p(tpath(ocid_path_join(f->config.root, "containers")), 0700, &e), 0);
-        assert_int_equal(restore_ctr_record_save(f->config.root, &r, &e), 0);
+        assert_int_equal(ctr_record_save(f->config.root, &r, &e), 0);
         ctr_record_done(&r);
 }
 
@@ -252,7 +252,7 @@ static void test_ctr_record_round_trip(void **state)
         struct ocid_error *e = NULL;
 
         (void) state;
-        assert_int_equal(restore_ctr_record_from_json(o, &b, &e), 0);
+        assert_int_equal(ctr_record_from_json(o, &b, &e), 0);
         assert_string_equal(a.id, b.id);
         assert_string_equal(a.name, b.name);
         assert_string_equal(a.pod_id, b.pod_id);
@@ -290,7 +290,7 @@ static void test_ctr_record_bad_members(void **state)
                 struct ocid_error *e = NULL;
 
                 json_object_object_del(o, required[i]);
-                assert_int_equal(restore_ctr_record_from_json(o, &b, &e), -EINVAL);
+                assert_int_equal(ctr_record_from_json(o, &b, &e), -EINVAL);
                 assert_non_null(strstr(e->message, required[i]));
                 assert_null(b.id);
                 ocid_error_free(e);
@@ -302,13 +302,13 @@ static void test_ctr_record_bad_members(void **state)
                 struct ocid_error *e = NULL;
 
                 json_object_object_add(o, "state", json_object_new_string("sleeping"));
-                assert_int_equal(restore_ctr_record_from_json(o, &b, &e), -EINVAL);
+                assert_int_equal(ctr_record_from_json(o, &b, &e), -EINVAL);
                 assert_non_null(strstr(e->message, "sleeping"));
                 ocid_error_free(e);
                 json_object_object_add(o, "state", json_object_new_string("exited"));
                 json_object_object_add(o, "pod_id", json_object_new_string("../../etc"));
                 e = NULL;
-                assert_int_equal(restore_ctr_record_from_json(o, &b, &e), -EINVAL);
+                assert_int_equal(ctr_record_from_json(o, &b, &e), -EINVAL);
                 assert_non_null(strstr(e->message, "pod_id"));
                 ocid_error_free(e);
                 json_object_put(o);
@@ -374,12 +374,12 @@ static void populate(struct fx *f)
         d = ctr_rec('d', '2', "k8s_done_host_default_uid-2_2", CTR_EXITED);
         d.exit_code = 7;
         d.finished_at = 5555;
-        assert_int_equal(restore_ctr_record_save(f->config.root, &d, &e), 0);
+        assert_int_equal(ctr_record_save(f->config.root, &d, &e), 0);
         ctr_record_done(&d);
         save_ctr(f, 'e', '9', "k8s_orphan_x_default_uid-9_2", CTR_RUNNING);
         free(id);
         id = id_of('f');
-        cf = restore_ctr_record_path(f->config.root, id);
+        cf = ctr_record_path(f->config.root, id);
         write_text(cf, "{");
         save_ctr(f, '7', '3', "k8s_run_dup_default_uid-1_2", CTR_RUNNING);
 
@@ -469,7 +469,7 @@ static void test_restore_run(void **state)
         assert_int_equal(c->rec.exit_code, 137);
         assert_true(c->rec.finished_at > 0);
         ctr_unref(&f->lc, c);
-        assert_int_equal(restore_ctr_record_load(f->config.root, idb, &disk, &e), 0);
+        assert_int_equal(ctr_record_load(f->config.root, idb, &disk, &e), 0);
         assert_int_equal(disk.state, CTR_EXITED);
         assert_int_equal(disk.exit_code, 137);
         ctr_record_done(&disk);
@@ -518,7 +518,7 @@ static void test_restore_check_changes_nothing(void **state)
         assert_int_equal(pod_record_load(f->config.root, id1, &pr, &e), 0);
         assert_int_equal(pr.state, RECORDS_POD_READY);
         pod_record_done(&pr);
-        assert_int_equal(restore_ctr_record_load(f->config.root, idb, &cr, &e), 0);
+        assert_int_equal(ctr_record_load(f->config.root, idb, &cr, &e), 0);
         assert_int_equal(cr.state, CTR_RUNNING);
         ctr_record_done(&cr);
         assert_int_equal(access(tpath(ocid_path_join(f->config.root, "pods/.x.json.0123456789abcdef.tmp")), F_OK), 0);
