@@ -56,6 +56,7 @@ int grpc_status_from_errno(int code)
         case EACCES:
                 return GRPC_STATUS_PERMISSION_DENIED;
         case EBUSY:
+        case ELOOP:             /* a symlink loop or a refused link in an image */
                 return GRPC_STATUS_FAILED_PRECONDITION;
         case ENOSPC:
         case EMSGSIZE:

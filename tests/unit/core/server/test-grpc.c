@@ -39,6 +39,7 @@ static void test_errno_mapping(void **state)
                 { EPERM, GRPC_STATUS_PERMISSION_DENIED },
                 { EACCES, GRPC_STATUS_PERMISSION_DENIED },
                 { EBUSY, GRPC_STATUS_FAILED_PRECONDITION },
+                { ELOOP, GRPC_STATUS_FAILED_PRECONDITION },
                 { ENOSPC, GRPC_STATUS_RESOURCE_EXHAUSTED },
                 { EMSGSIZE, GRPC_STATUS_RESOURCE_EXHAUSTED },
                 { ENOMEM, GRPC_STATUS_RESOURCE_EXHAUSTED },
