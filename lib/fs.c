@@ -111,6 +111,68 @@ OCID_EXPORT int ocid_path_component_check(const char *name, struct ocid_error **
 
 /* ---- mkdir -p --------------------------------------------------------------- */
 
+OCID_EXPORT int ocid_create_file_beneath(const char *root, const char *rel, mode_t dir_mode, mode_t mode,
+                                         int *ret_fd, struct ocid_error **err)
+{
+        _cleanup_close_ int dfd = -1;
+        const char *p = rel;
+
+        if (!rel || !*rel || rel[0] == '/')
+                return ocid_error_msg(err, EINVAL, "'%s' must be a relative path", rel ? rel : "");
+        dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return ocid_error_set(err, errno, "open directory '%s'", root);
+
+        for (;;) {
+                _cleanup_free_ char *name = NULL;
+                const char *end;
+                int fd;
+
+                while (*p == '/')
+                        p++;
+                end = strchrnul(p, '/');
+                name = xstrndup(p, (size_t) (end - p));
+                if (streq(name, ".") || streq(name, ".."))
+                        return ocid_error_msg(err, EINVAL, "'%s' holds a '.' or '..' component", rel);
+                while (*end == '/')
+                        end++;
+                if (!*end) {
+                        /* the file itself: never through a symlink */
+                        fd = openat(dfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                                    mode);
+                        if (fd < 0)
+                                return ocid_error_set(err, errno, "create '%s' in '%s'", rel, root);
+                        {
+                                struct stat st;
+
+                                if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                                        (void) close(fd);
+                                        return ocid_error_msg(err, EINVAL, "'%s' in '%s' is not a regular file",
+                                                              rel, root);
+                                }
+                        }
+                        *ret_fd = fd;
+                        return 0;
+                }
+                if (mkdirat(dfd, name, dir_mode) == 0) {
+                        if (fchmodat(dfd, name, dir_mode, 0) < 0)
+                                return ocid_error_set(err, errno, "create '%s' in '%s': chmod '%s'", rel, root,
+                                                      name);
+                } else if (errno != EEXIST) {
+                        return ocid_error_set(err, errno, "create '%s' in '%s': mkdir '%s'", rel, root, name);
+                }
+                fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        int e = errno == ENOTDIR ? ELOOP : errno;
+                        return ocid_error_set(err, e, "create '%s' in '%s': '%s' is not a plain directory", rel,
+                                              root, name);
+                }
+                (void) close(dfd);
+                dfd = fd;
+                p = end;
+        }
+}
+
 OCID_EXPORT int ocid_mkdir_p(const char *path, mode_t mode, struct ocid_error **err)
 {
         _cleanup_close_ int dfd = -1;

@@ -25,6 +25,14 @@ int ocid_path_component_check(const char *name, struct ocid_error **err);
  * existing non-directory is -ENOTDIR. */
 int ocid_mkdir_p(const char *path, mode_t mode, struct ocid_error **err);
 
+/* Creates (or opens) the regular file `rel` below directory `root`, making
+ * missing parent directories with dir_mode, and returns an O_WRONLY |
+ * O_APPEND descriptor on it. No component of rel may be "." or ".." and
+ * none may be a symlink (-ELOOP, naming it): whatever someone planted below
+ * root, the file is root's own. rel must be relative. */
+int ocid_create_file_beneath(const char *root, const char *rel, mode_t dir_mode, mode_t mode, int *ret_fd,
+                             struct ocid_error **err);
+
 /* Writes data to path atomically: a temporary file in the same directory,
  * fsync, chmod to mode, rename over path, fsync of the directory. A crash at
  * any point leaves the old content or the new one; on a failure before the

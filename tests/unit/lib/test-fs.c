@@ -528,9 +528,57 @@ static void test_rm_rf_mounts(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void test_create_file_beneath(void **state)
+{
+        _cleanup_free_ char *t = make_tmpdir(), *outside = make_tmpdir();
+        _cleanup_free_ char *made = NULL, *link = NULL, *flink = NULL, *target = NULL;
+        struct ocid_error *err = NULL;
+        struct stat st;
+        int fd = -1;
+
+        assert_int_equal(ocid_create_file_beneath(t, "a/b/0.log", 0755, 0640, &fd, &err), 0);
+        assert_null(err);
+        assert_int_equal(write(fd, "x", 1), 1);
+        (void) close(fd);
+        made = xasprintf("%s/a/b/0.log", t);
+        assert_int_equal(stat(made, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_size, 1);
+        /* opened again, it appends */
+        assert_int_equal(ocid_create_file_beneath(t, "a/b/0.log", 0755, 0640, &fd, &err), 0);
+        assert_int_equal(write(fd, "y", 1), 1);
+        (void) close(fd);
+        assert_int_equal(stat(made, &st), 0);
+        assert_int_equal(st.st_size, 2);
+
+        /* a symlinked directory on the way is refused, nothing lands outside */
+        link = xasprintf("%s/evil", t);
+        assert_int_equal(symlink(outside, link), 0);
+        assert_int_equal(ocid_create_file_beneath(t, "evil/0.log", 0755, 0640, &fd, &err), -ELOOP);
+        assert_non_null(strstr(ocid_error_message(&err), "evil"));
+        ocid_error_clear(&err);
+        target = xasprintf("%s/0.log", outside);
+        assert_int_equal(access(target, F_OK), -1);
+        /* so is a symlink as the file itself */
+        flink = xasprintf("%s/a/b/1.log", t);
+        assert_int_equal(symlink(target, flink), 0);
+        assert_int_equal(ocid_create_file_beneath(t, "a/b/1.log", 0755, 0640, &fd, &err), -ELOOP);
+        ocid_error_clear(&err);
+        assert_int_equal(access(target, F_OK), -1);
+
+        assert_int_equal(ocid_create_file_beneath(t, "../x.log", 0755, 0640, &fd, &err), -EINVAL);
+        ocid_error_clear(&err);
+        assert_int_equal(ocid_create_file_beneath(t, "a/./x.log", 0755, 0640, &fd, &err), -EINVAL);
+        ocid_error_clear(&err);
+        assert_int_equal(ocid_create_file_beneath(t, "/abs.log", 0755, 0640, &fd, &err), -EINVAL);
+        ocid_error_clear(&err);
+        rm_tmpdir(TAKE_PTR(t));
+        rm_tmpdir(TAKE_PTR(outside));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, reset_mocks, reset_mocks)
 OCID_TEST_MAIN(T(test_path_join_beneath), T(test_path_join), T(test_path_component_check), T(test_mkdir_p),
                T(test_mkdir_p_relative), T(test_write_atomic), T(test_write_atomic_bad_paths),
                T(test_write_atomic_fsync_fails), T(test_write_atomic_rename_fails),
                T(test_write_atomic_write_fails), T(test_write_atomic_dir_fsync_fails), T(test_read_file),
-               T(test_rm_rf_tree), T(test_rm_rf_single), T(test_rm_rf_refuses), T(test_rm_rf_mounts))
+               T(test_rm_rf_tree), T(test_rm_rf_single), T(test_rm_rf_refuses), T(test_rm_rf_mounts), T(test_create_file_beneath))
