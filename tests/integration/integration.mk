@@ -24,6 +24,7 @@ integration_files = \
 	tests/integration/images/storage.py \
 	tests/integration/pods/__init__.py
 integration_files += tests/integration/test_rootfs_view.py
+integration_files += tests/integration/test_crash.py
 EXTRA_DIST += $(integration_files)
 
 # The pull benchmark (bench/README.md): run by hand, never by CI. It uses
