@@ -32,6 +32,8 @@ EXTRA_DIST += $(integration_files)
 EXTRA_DIST += bench/README.md bench/pull.py
 # The lifecycle benchmark, by hand too; it uses the pod helpers.
 EXTRA_DIST += bench/lifecycle.py
+# The restart benchmark, by hand too; it uses the restart test's held daemon.
+EXTRA_DIST += bench/restart.py
 
 INTEGRATION_FLAGS =
 # Debian's interpreter, which has python3-pytest and python3-grpcio; a
