@@ -279,6 +279,30 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                const Runtime__V1__ContainerConfig *cfg, const Runtime__V1__PodSandboxConfig *sandbox,
                char ret_id[65], struct ocid_error **err)
 {
+        return ctr_create_for(lc, images, pod_id, cfg, sandbox, NULL, ret_id, err);
+}
+
+/* Removes a container nobody claimed: as the kubelet does, kill, then
+ * remove. */
+static int ctr_reap(struct lifecycle *lc, const char *id, struct ocid_error **err)
+{
+        int r = ctr_stop(lc, id, 0, err);
+
+        if (r == -ENOENT) {
+                ocid_error_clear(err);     /* removed by a client meanwhile */
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return ctr_remove(lc, id, err);
+}
+
+int ctr_create_for(struct lifecycle *lc, struct image_store *images, const char *pod_id,
+                   const Runtime__V1__ContainerConfig *cfg, const Runtime__V1__PodSandboxConfig *sandbox,
+                   const struct lc_caller *caller, char ret_id[65], struct ocid_error **err)
+{
+        struct lc_claim *claim = NULL;
+        char hash[65];
         const struct ocid_config *config = lc->config;
         struct ocid_module *storage = lc->modules->storage;
         _cleanup_error_ struct ocid_error *undo = NULL;
@@ -369,9 +393,26 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
         if (r < 0)
                 goto fail;
 
-        r = names_reserve(lc->reg->ctr_names, rec->name, rec->id, err);
+        /* The request's identity (the pod, the config, the pod's config): a
+         * retry of the same request may be handed the container an earlier,
+         * cancelled call finished. */
+        records_request_hash(&cfg->base, pod->rec.id, hash);
+        {
+                char pod_hash[65], both[130];
+
+                records_request_hash(&sandbox->base, NULL, pod_hash);
+                memcpy(both, hash, 64);
+                memcpy(both + 64, pod_hash, 65);
+                records_request_hash(NULL, both, hash);
+        }
+        r = lc_claim_reserve(lc, lc->reg->ctr_names, rec->name, rec->id, hash, ctr_reap, caller, &claim, ret_id,
+                             err);
         if (r < 0)
                 goto fail;
+        if (r > 0) {
+                r = 0;
+                goto fail;     /* nothing was made: only memory to free */
+        }
         reserved = true;
 
         if (img->n_layers > 0) {
@@ -525,6 +566,7 @@ int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod
                          rec->pod_id);
         store_unref(lc->reg->ctrs, c);
         pod_unref(lc, pod);
+        lc_claim_end(lc, claim, 0, caller);
         return 0;
 
 fail:
@@ -546,6 +588,7 @@ fail:
                 (void) ocid_rm_rf(rec->bundle, NULL);
         if (reserved)
                 (void) names_release(lc->reg->ctr_names, rec->name, NULL);
+        lc_claim_end(lc, claim, r, caller);
         spec_extra_done(&extra);
         store_ref_put(&c->ref);
         pod_unref(lc, pod);

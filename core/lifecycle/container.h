@@ -32,6 +32,13 @@ struct lc_container {
 int ctr_create(struct lifecycle *lc, struct image_store *images, const char *pod_id,
                const Runtime__V1__ContainerConfig *cfg, const Runtime__V1__PodSandboxConfig *sandbox,
                char ret_id[65], struct ocid_error **err);
+/* ctr_create for a caller that may go away (CreateContainer): a container
+ * finished after its caller was cancelled is kept unclaimed, and a later
+ * call with the same pod, config and sandbox config gets its ID
+ * (lc_claim_reserve). */
+int ctr_create_for(struct lifecycle *lc, struct image_store *images, const char *pod_id,
+                   const Runtime__V1__ContainerConfig *cfg, const Runtime__V1__PodSandboxConfig *sandbox,
+                   const struct lc_caller *caller, char ret_id[65], struct ocid_error **err);
 int ctr_start(struct lifecycle *lc, const char *id, struct ocid_error **err);
 /* timeout in seconds; 0 kills at once. A stopped container is success. */
 int ctr_stop(struct lifecycle *lc, const char *id, int64_t timeout, struct ocid_error **err);

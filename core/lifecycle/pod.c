@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +44,293 @@ static void pod_destroy(struct store_ref *ref)
         free(pod);
 }
 
+/* ---- creations in flight and unclaimed resources ---- */
+
+#define CLAIM_RUNNING   0     /* being created */
+#define CLAIM_UNCLAIMED 1     /* created after its caller went away */
+#define CLAIM_DONE      2     /* handed to a caller, or reaped */
+#define CLAIM_FAILED    3     /* the creation failed; the name is free again */
+
+/* How often a waiting retry looks at its own cancellation. */
+#define CLAIM_POLL_NS (INT64_C(100) * 1000000)
+
+struct lc_claim {
+        struct lc_claim *next;
+        int refs;                 /* under the claims lock */
+        struct names *names;
+        char *name, *id;
+        char hash[65];
+        lc_reap_fn reap;
+        int state;                /* CLAIM_* */
+        int64_t expires_ns;       /* when UNCLAIMED */
+};
+
+struct lc_claims {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;      /* CLOCK_MONOTONIC: a state changed, or stop */
+        struct lc_claim *list;    /* RUNNING and UNCLAIMED ones; the list holds a reference */
+        int64_t ttl_ns;
+        bool reaper_started, stopping;
+        pthread_t reaper;
+        struct lifecycle *lc;
+};
+
+static struct lc_claims *claims_new(void)
+{
+        struct lc_claims *cl = xzalloc(sizeof(*cl));
+        pthread_condattr_t attr;
+
+        pthread_mutex_init(&cl->lock, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&cl->cond, &attr);
+        pthread_condattr_destroy(&attr);
+        cl->ttl_ns = LC_UNCLAIMED_TTL_NS;
+        return cl;
+}
+
+/* Under the lock. */
+static void claim_unref(struct lc_claim *c)
+{
+        if (!c || --c->refs > 0)
+                return;
+        free(c->name);
+        free(c->id);
+        free(c);
+}
+
+static void claim_unlink(struct lc_claims *cl, struct lc_claim *c)
+{
+        for (struct lc_claim **p = &cl->list; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        c->next = NULL;
+                        claim_unref(c);
+                        return;
+                }
+}
+
+static void claims_free(struct lc_claims *cl)
+{
+        if (!cl)
+                return;
+        pthread_mutex_lock(&cl->lock);
+        cl->stopping = true;
+        pthread_cond_broadcast(&cl->cond);
+        pthread_mutex_unlock(&cl->lock);
+        if (cl->reaper_started)
+                pthread_join(cl->reaper, NULL);
+        while (cl->list)
+                claim_unlink(cl, cl->list);
+        pthread_cond_destroy(&cl->cond);
+        pthread_mutex_destroy(&cl->lock);
+        free(cl);
+}
+
+static void timespec_from_ns(struct timespec *ts, int64_t ns)
+{
+        ts->tv_sec = (time_t) (ns / 1000000000);
+        ts->tv_nsec = (long) (ns % 1000000000);
+}
+
+/* Removes what stayed unclaimed past its time, as the kubelet would have. */
+static void *claims_reaper(void *userdata)
+{
+        struct lc_claims *cl = userdata;
+
+        pthread_mutex_lock(&cl->lock);
+        while (!cl->stopping) {
+                struct lc_claim *next = NULL;
+                int64_t now = ocid_now_monotonic_ns();
+
+                for (struct lc_claim *c = cl->list; c; c = c->next)
+                        if (c->state == CLAIM_UNCLAIMED && (!next || c->expires_ns < next->expires_ns))
+                                next = c;
+                if (!next) {
+                        pthread_cond_wait(&cl->cond, &cl->lock);
+                } else if (next->expires_ns > now) {
+                        struct timespec ts;
+
+                        timespec_from_ns(&ts, next->expires_ns);
+                        (void) pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+                } else {
+                        _cleanup_error_ struct ocid_error *e = NULL;
+                        _cleanup_free_ char *id = xstrdup(next->id);
+                        lc_reap_fn reap = next->reap;
+
+                        next->state = CLAIM_DONE;
+                        claim_unlink(cl, next);
+                        pthread_mutex_unlock(&cl->lock);
+                        if (reap(cl->lc, id, &e) < 0)
+                                ocid_log(OCID_LOG_WARNING, "'%s' was never claimed; removing it failed: %s", id,
+                                         ocid_error_message(&e));
+                        else
+                                ocid_log(OCID_LOG_INFO, "'%s' was never claimed by a retry; removed", id);
+                        pthread_mutex_lock(&cl->lock);
+                }
+        }
+        pthread_mutex_unlock(&cl->lock);
+        return NULL;
+}
+
+static bool caller_is_cancelled(const struct lc_caller *caller)
+{
+        return caller && caller->is_cancelled && caller->is_cancelled(caller->userdata);
+}
+
+int lc_claim_reserve(struct lifecycle *lc, struct names *names, const char *name, const char *id,
+                     const char *hash, lc_reap_fn reap, const struct lc_caller *caller,
+                     struct lc_claim **ret_claim, char ret_id[65], struct ocid_error **err)
+{
+        struct lc_claims *cl = lc->claims;
+        int r;
+
+        *ret_claim = NULL;
+        if (!cl) {
+                r = names_reserve(names, name, id, err);
+                return r < 0 ? r : 0;
+        }
+        pthread_mutex_lock(&cl->lock);
+        for (;;) {
+                _cleanup_error_ struct ocid_error *e = NULL;
+                _cleanup_free_ char *holder = NULL;
+                struct lc_claim *c = NULL;
+
+                r = names_reserve(names, name, id, &e);
+                if (r == 0) {
+                        c = xzalloc(sizeof(*c));
+                        c->refs = 2;      /* the list's and the creator's */
+                        c->names = names;
+                        c->name = xstrdup(name);
+                        c->id = xstrdup(id);
+                        memcpy(c->hash, hash, sizeof(c->hash));
+                        c->hash[64] = '\0';
+                        c->reap = reap;
+                        c->state = CLAIM_RUNNING;
+                        c->next = cl->list;
+                        cl->list = c;
+                        *ret_claim = c;
+                        break;
+                }
+                /* The creation holding the name now: an entry whose
+                 * resource was removed meanwhile (the name then went to
+                 * another ID) is never matched. */
+                if (r == -EEXIST && names_get(names, name, &holder, NULL) < 0)
+                        holder = NULL;
+                for (c = cl->list; c && holder; c = c->next)
+                        if (c->names == names && streq(c->name, name) && streq(c->id, holder))
+                                break;
+                if (r != -EEXIST || !c || !streq(c->hash, hash)) {
+                        r = ocid_error_msg(err, ocid_error_code(&e), "%s", ocid_error_message(&e));
+                        break;
+                }
+                c->refs++;
+                while (c->state == CLAIM_RUNNING) {
+                        int64_t now = ocid_now_monotonic_ns(), until = now + CLAIM_POLL_NS;
+                        struct timespec ts;
+
+                        if (caller_is_cancelled(caller)) {
+                                r = ocid_error_msg(err, ECANCELED, "cancelled while '%s' was being created", name);
+                                break;
+                        }
+                        if (caller && caller->deadline_ns > 0) {
+                                if (now >= caller->deadline_ns) {
+                                        r = ocid_error_msg(err, ETIMEDOUT,
+                                                           "deadline passed while '%s' was being created by an earlier request",
+                                                           name);
+                                        break;
+                                }
+                                if (until > caller->deadline_ns)
+                                        until = caller->deadline_ns;
+                        }
+                        timespec_from_ns(&ts, until);
+                        (void) pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+                }
+                if (c->state == CLAIM_RUNNING) {
+                        claim_unref(c);
+                        break;
+                }
+                if (c->state == CLAIM_UNCLAIMED) {
+                        memcpy(ret_id, c->id, 64);
+                        ret_id[64] = '\0';
+                        c->state = CLAIM_DONE;
+                        claim_unlink(cl, c);
+                        claim_unref(c);
+                        ocid_log(OCID_LOG_INFO, "'%s' (%s): handed to a retry of the request that created it",
+                                 name, ret_id);
+                        r = 1;
+                        break;
+                }
+                if (c->state == CLAIM_DONE) {
+                        r = ocid_error_msg(err, EEXIST, "name '%s' is reserved for '%s'", name, c->id);
+                        claim_unref(c);
+                        break;
+                }
+                /* CLAIM_FAILED: the name is free again; try once more. */
+                claim_unref(c);
+        }
+        pthread_mutex_unlock(&cl->lock);
+        return r;
+}
+
+void lc_claim_end(struct lifecycle *lc, struct lc_claim *c, int result, const struct lc_caller *caller)
+{
+        struct lc_claims *cl = lc->claims;
+
+        if (!c || !cl)
+                return;
+        pthread_mutex_lock(&cl->lock);
+        if (result < 0) {
+                c->state = CLAIM_FAILED;
+                claim_unlink(cl, c);
+        } else if (caller_is_cancelled(caller)) {
+                c->state = CLAIM_UNCLAIMED;
+                c->expires_ns = ocid_now_monotonic_ns() + cl->ttl_ns;
+                ocid_log(OCID_LOG_INFO,
+                         "'%s' (%s) was created after its caller went away; kept for a retry for %" PRId64 " ms",
+                         c->name, c->id, cl->ttl_ns / 1000000);
+                if (!cl->reaper_started) {
+                        cl->lc = lc;
+                        if (pthread_create(&cl->reaper, NULL, claims_reaper, cl) == 0)
+                                cl->reaper_started = true;
+                        else
+                                ocid_log(OCID_LOG_WARNING,
+                                         "cannot start the thread that removes unclaimed resources, ignoring");
+                }
+        } else {
+                c->state = CLAIM_DONE;
+                claim_unlink(cl, c);
+        }
+        pthread_cond_broadcast(&cl->cond);
+        claim_unref(c);
+        pthread_mutex_unlock(&cl->lock);
+}
+
+size_t lc_unclaimed_count(struct lifecycle *lc)
+{
+        size_t n = 0;
+
+        if (!lc->claims)
+                return 0;
+        pthread_mutex_lock(&lc->claims->lock);
+        for (struct lc_claim *c = lc->claims->list; c; c = c->next)
+                n += c->state == CLAIM_UNCLAIMED;
+        pthread_mutex_unlock(&lc->claims->lock);
+        return n;
+}
+
+void lc_claims_set_ttl(struct lifecycle *lc, int64_t ttl_ns)
+{
+        if (!lc->claims)
+                return;
+        pthread_mutex_lock(&lc->claims->lock);
+        lc->claims->ttl_ns = ttl_ns;
+        pthread_cond_broadcast(&lc->claims->cond);
+        pthread_mutex_unlock(&lc->claims->lock);
+}
+
+/* ---- the lifecycle ---- */
+
 int lifecycle_new(const struct ocid_config *config, const struct ocid_modules *modules, struct lifecycle **ret,
                   struct ocid_error **err)
 {
@@ -56,6 +345,7 @@ int lifecycle_new(const struct ocid_config *config, const struct ocid_modules *m
         lc->config = config;
         lc->modules = modules;
         lc->reg = registry_new(offsetof(struct lc_pod, ref), offsetof(struct lc_container, ref));
+        lc->claims = claims_new();
         *ret = lc;
         return 0;
 }
@@ -64,6 +354,7 @@ struct lifecycle *lifecycle_free(struct lifecycle *lc)
 {
         if (!lc)
                 return NULL;
+        claims_free(lc->claims);
         registry_free(lc->reg);
         free(lc);
         return NULL;
@@ -377,6 +668,14 @@ static int pod_teardown(struct lifecycle *lc, struct pod_record *rec, bool remov
 int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, const char *runtime_handler,
             char ret_id[65], struct ocid_error **err)
 {
+        return pod_run_for(lc, cfg, runtime_handler, NULL, ret_id, err);
+}
+
+int pod_run_for(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, const char *runtime_handler,
+                const struct lc_caller *caller, char ret_id[65], struct ocid_error **err)
+{
+        struct lc_claim *claim = NULL;
+        char hash[65];
         const struct ocid_config *config = lc->config;
         _cleanup_error_ struct ocid_error *undo = NULL;
         _cleanup_json_ struct json_object *sysctls = json_object_new_object();
@@ -468,9 +767,17 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
                 }
         }
 
-        r = names_reserve(lc->reg->pod_names, rec->name, rec->id, err);
+        /* The request's identity: a retry of the same request may be handed
+         * the pod an earlier, cancelled call finished. */
+        records_request_hash(&cfg->base, runtime_handler, hash);
+        r = lc_claim_reserve(lc, lc->reg->pod_names, rec->name, rec->id, hash, pod_remove, caller, &claim, ret_id,
+                             err);
         if (r < 0)
                 goto fail;
+        if (r > 0) {
+                store_ref_put(&pod->ref);
+                return 0;
+        }
         reserved = true;
 
         /* The security modules' per-pod state (SELinux: the pod's MCS level). */
@@ -590,6 +897,7 @@ int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, cons
 
         memcpy(ret_id, rec->id, 65);
         store_unref(lc->reg->pods, pod);
+        lc_claim_end(lc, claim, 0, caller);
         return 0;
 
 fail:
@@ -610,6 +918,7 @@ fail:
         }
         if (reserved)
                 (void) names_release(lc->reg->pod_names, rec->name, NULL);
+        lc_claim_end(lc, claim, r, caller);
         store_ref_put(&pod->ref);
         return r;
 }

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lifecycle/records.h"
 #include "registry/registry.h"
@@ -28,7 +29,56 @@ struct lifecycle {
         /* Container events (lifecycle/events.h); NULL: none are published.
          * The daemon sets it and frees it. */
         struct event_bus *events;
+        /* Creations in flight and resources whose creator went away
+         * (docs/pods.md, "Slow creations and kubelet retries"); NULL in a
+         * lifecycle not made by lifecycle_new: none are tracked. */
+        struct lc_claims *claims;
 };
+
+/* What a creation knows of the call that asked for it; NULL members mean
+ * no deadline and no cancellation. */
+struct lc_caller {
+        bool (*is_cancelled)(void *userdata);
+        int64_t deadline_ns;     /* CLOCK_MONOTONIC; 0: none */
+        void *userdata;
+};
+
+/* How long a finished pod or container whose creator went away waits for
+ * the retry that claims it before it is stopped and removed. */
+#define LC_UNCLAIMED_TTL_NS (INT64_C(300) * 1000000000)
+
+/* Removes an unclaimed resource (pod_remove, or stop and remove of a
+ * container). */
+typedef int (*lc_reap_fn)(struct lifecycle *lc, const char *id, struct ocid_error **err);
+
+struct lc_claim;
+struct names;
+
+/* Reserves `name` for `id` in `names` for a creation identified by `hash`
+ * (records_request_hash). When the name is held by another creation with
+ * the same hash: while that one runs, waits for it (up to the caller's
+ * deadline, -ETIMEDOUT, or its cancellation, -ECANCELED); if it finished
+ * but its caller went away, claims its resource: returns 1 with its ID in
+ * ret_id. A name held otherwise is the reservation's -EEXIST naming the
+ * holder. Returns 0 when the name is reserved for `id`: *ret_claim then
+ * tracks the creation (NULL when lc tracks none), which the creator ends
+ * with lc_claim_end() after it released the name on failure. */
+int lc_claim_reserve(struct lifecycle *lc, struct names *names, const char *name, const char *id,
+                     const char *hash, lc_reap_fn reap, const struct lc_caller *caller,
+                     struct lc_claim **ret_claim, char ret_id[65], struct ocid_error **err);
+
+/* Ends a creation: result < 0 failed; else a caller that is cancelled
+ * leaves the resource unclaimed, to a retry or, after the TTL
+ * (LC_UNCLAIMED_TTL_NS), to `reap` on a thread of the lifecycle. NULL
+ * claim is a no-op. */
+void lc_claim_end(struct lifecycle *lc, struct lc_claim *claim, int result, const struct lc_caller *caller);
+
+/* Resources that are currently unclaimed. */
+size_t lc_unclaimed_count(struct lifecycle *lc);
+
+/* Sets how long resources stay unclaimed (tests); LC_UNCLAIMED_TTL_NS by
+ * default. */
+void lc_claims_set_ttl(struct lifecycle *lc, int64_t ttl_ns);
 
 /* A pod in the registry. `op_lock` serialises stop and remove of the pod
  * (held across slow steps such as a network teardown); `lock` is held
@@ -60,6 +110,12 @@ char *pod_name_from_metadata(const Runtime__V1__PodSandboxMetadata *m);
  * everything made so far is undone. */
 int pod_run(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, const char *runtime_handler,
             char ret_id[65], struct ocid_error **err);
+
+/* pod_run for a caller that may go away (RunPodSandbox): a pod finished
+ * after its caller was cancelled is kept unclaimed, and a later call with
+ * the same config and handler gets its ID (lc_claim_reserve). */
+int pod_run_for(struct lifecycle *lc, const Runtime__V1__PodSandboxConfig *cfg, const char *runtime_handler,
+                const struct lc_caller *caller, char ret_id[65], struct ocid_error **err);
 
 /* StopPodSandbox: tears the network down, unmounts /dev/shm and unpins the
  * namespaces; the pod becomes NOTREADY. Idempotent; an unknown ID is

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include <ocid/cleanup.h>
 #include <ocid/error.h>
@@ -514,4 +516,191 @@ int ctr_record_remove(const char *root, const char *id, struct ocid_error **err)
         if (unlink(path) < 0 && errno != ENOENT)
                 return ocid_error_set(err, errno, "remove '%s'", path);
         return 0;
+}
+
+/* ---- request identity ---- */
+
+struct hbuf {
+        uint8_t *p;
+        size_t n, cap;
+};
+
+static void hbuf_add(struct hbuf *b, const void *v, size_t len)
+{
+        if (b->n + len > b->cap) {
+                b->cap = (b->n + len) * 2 + 64;
+                b->p = xrealloc(b->p, b->cap);
+        }
+        memcpy(b->p + b->n, v, len);
+        b->n += len;
+}
+
+static void hbuf_add_u64(struct hbuf *b, uint64_t v)
+{
+        hbuf_add(b, &v, sizeof(v));
+}
+
+static void sha256(const void *p, size_t n, uint8_t ret[32])
+{
+        unsigned int len = 32;
+
+        /* EVP_Digest fails only when out of memory. */
+        if (EVP_Digest(p, n, ret, &len, EVP_sha256(), NULL) != 1)
+                abort();
+}
+
+static void hash_msg(const ProtobufCMessage *m, uint8_t ret[32]);
+
+static bool is_map_entry(const ProtobufCMessageDescriptor *d)
+{
+        return d && d->n_fields == 2 && streq(d->fields[0].name, "key") && streq(d->fields[1].name, "value");
+}
+
+static int cmp_digest(const void *a, const void *b)
+{
+        return memcmp(a, b, 32);
+}
+
+/* One value of field f at p. */
+static void hash_value(struct hbuf *b, const ProtobufCFieldDescriptor *f, const void *p)
+{
+        uint8_t md[32];
+
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_INT32:
+        case PROTOBUF_C_TYPE_SINT32:
+        case PROTOBUF_C_TYPE_SFIXED32:
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_FIXED32:
+        case PROTOBUF_C_TYPE_FLOAT:
+        case PROTOBUF_C_TYPE_ENUM:
+                hbuf_add(b, p, 4);
+                break;
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_SINT64:
+        case PROTOBUF_C_TYPE_SFIXED64:
+        case PROTOBUF_C_TYPE_UINT64:
+        case PROTOBUF_C_TYPE_FIXED64:
+        case PROTOBUF_C_TYPE_DOUBLE:
+                hbuf_add(b, p, 8);
+                break;
+        case PROTOBUF_C_TYPE_BOOL:
+                hbuf_add_u64(b, *(const protobuf_c_boolean *) p ? 1 : 0);
+                break;
+        case PROTOBUF_C_TYPE_STRING: {
+                const char *s = *(char *const *) p;
+
+                hbuf_add_u64(b, s ? strlen(s) + 1 : 0);
+                if (s)
+                        hbuf_add(b, s, strlen(s));
+                break;
+        }
+        case PROTOBUF_C_TYPE_BYTES: {
+                const ProtobufCBinaryData *d = p;
+
+                hbuf_add_u64(b, d->len);
+                if (d->len)
+                        hbuf_add(b, d->data, d->len);
+                break;
+        }
+        case PROTOBUF_C_TYPE_MESSAGE: {
+                const ProtobufCMessage *sub = *(ProtobufCMessage *const *) p;
+
+                hbuf_add_u64(b, sub ? 1 : 0);
+                if (sub) {
+                        hash_msg(sub, md);
+                        hbuf_add(b, md, sizeof(md));
+                }
+                break;
+        }
+        }
+}
+
+static size_t type_size(const ProtobufCFieldDescriptor *f)
+{
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_SINT64:
+        case PROTOBUF_C_TYPE_SFIXED64:
+        case PROTOBUF_C_TYPE_UINT64:
+        case PROTOBUF_C_TYPE_FIXED64:
+        case PROTOBUF_C_TYPE_DOUBLE:
+                return 8;
+        case PROTOBUF_C_TYPE_BOOL:
+                return sizeof(protobuf_c_boolean);
+        case PROTOBUF_C_TYPE_STRING:
+                return sizeof(char *);
+        case PROTOBUF_C_TYPE_BYTES:
+                return sizeof(ProtobufCBinaryData);
+        case PROTOBUF_C_TYPE_MESSAGE:
+                return sizeof(ProtobufCMessage *);
+        default:
+                return 4;
+        }
+}
+
+static void hash_msg(const ProtobufCMessage *m, uint8_t ret[32])
+{
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+        struct hbuf b = { 0 };
+
+        hbuf_add(&b, d->name, strlen(d->name) + 1);
+        for (unsigned i = 0; i < d->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &d->fields[i];
+                const uint8_t *base = (const uint8_t *) m;
+
+                if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+                        if (*(const uint32_t *) (base + f->quantifier_offset) != f->id)
+                                continue;
+                } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+                           f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+                        if (!*(const protobuf_c_boolean *) (base + f->quantifier_offset))
+                                continue;
+                }
+                hbuf_add_u64(&b, f->id);
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(const size_t *) (base + f->quantifier_offset);
+                        const uint8_t *arr = *(const uint8_t *const *) (base + f->offset);
+
+                        hbuf_add_u64(&b, n);
+                        if (f->type == PROTOBUF_C_TYPE_MESSAGE && is_map_entry(f->descriptor)) {
+                                /* A map: its entries' digests, sorted. */
+                                _cleanup_free_ uint8_t *mds = xcalloc(n + 1, 32);
+
+                                for (size_t k = 0; k < n; k++)
+                                        hash_msg(((ProtobufCMessage *const *) arr)[k], mds + 32 * k);
+                                qsort(mds, n, 32, cmp_digest);
+                                hbuf_add(&b, mds, 32 * n);
+                        } else {
+                                for (size_t k = 0; k < n; k++)
+                                        hash_value(&b, f, arr + k * type_size(f));
+                        }
+                } else {
+                        hash_value(&b, f, base + f->offset);
+                }
+        }
+        sha256(b.p, b.n, ret);
+        free(b.p);
+}
+
+void records_request_hash(const struct ProtobufCMessage *m, const char *extra, char ret[65])
+{
+        static const char hex[] = "0123456789abcdef";
+        struct hbuf b = { 0 };
+        uint8_t md[32];
+
+        if (m) {
+                hash_msg(m, md);
+                hbuf_add(&b, md, sizeof(md));
+        }
+        hbuf_add_u64(&b, extra ? strlen(extra) + 1 : 0);
+        if (extra)
+                hbuf_add(&b, extra, strlen(extra));
+        sha256(b.p ? b.p : (const uint8_t *) "", b.n, md);
+        free(b.p);
+        for (int i = 0; i < 32; i++) {
+                ret[2 * i] = hex[md[i] >> 4];
+                ret[2 * i + 1] = hex[md[i] & 15];
+        }
+        ret[64] = '\0';
 }

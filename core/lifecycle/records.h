@@ -133,3 +133,14 @@ int ctr_record_load(const char *root, const char *id, struct ctr_record *ret, st
 
 /* Removes the record. A missing one is success. */
 int ctr_record_remove(const char *root, const char *id, struct ocid_error **err);
+
+/* ---- request identity ---- */
+
+struct ProtobufCMessage;
+
+/* The sha256 (64 hex digits) of a request message and `extra` (may be
+ * NULL): every set field by number and value, nested messages included.
+ * Map entries are hashed in sorted order, so that two encodings of the
+ * same request that list a map in different orders (Go randomises map
+ * order) hash the same. */
+void records_request_hash(const struct ProtobufCMessage *m, const char *extra, char ret[65]);

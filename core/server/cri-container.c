@@ -29,6 +29,11 @@ static int ctr_env(struct server_call *call, struct lifecycle **ret, struct ocid
         return 0;
 }
 
+static bool call_is_cancelled(void *userdata)
+{
+        return server_call_is_cancelled(userdata);
+}
+
 int cri_ctr_create(struct server_call *call, const ProtobufCMessage *request, struct ocid_error **err)
 {
         const Runtime__V1__CreateContainerRequest *req = (const Runtime__V1__CreateContainerRequest *) request;
@@ -40,8 +45,10 @@ int cri_ctr_create(struct server_call *call, const ProtobufCMessage *request, st
         r = ctr_env(call, &lc, err);
         if (r < 0)
                 return r;
-        r = ctr_create(lc, server_call_env(call)->images, req->pod_sandbox_id, req->config, req->sandbox_config, id,
-                       err);
+        struct lc_caller caller = { call_is_cancelled, server_call_deadline(call), call };
+
+        r = ctr_create_for(lc, server_call_env(call)->images, req->pod_sandbox_id, req->config, req->sandbox_config,
+                           &caller, id, err);
         if (r < 0)
                 return r;
         resp.container_id = id;

@@ -27,6 +27,11 @@ static int pod_env(struct server_call *call, struct lifecycle **ret, struct ocid
         return 0;
 }
 
+static bool call_is_cancelled(void *userdata)
+{
+        return server_call_is_cancelled(userdata);
+}
+
 int cri_pod_run(struct server_call *call, const ProtobufCMessage *request, struct ocid_error **err)
 {
         const Runtime__V1__RunPodSandboxRequest *req = (const Runtime__V1__RunPodSandboxRequest *) request;
@@ -38,7 +43,9 @@ int cri_pod_run(struct server_call *call, const ProtobufCMessage *request, struc
         r = pod_env(call, &lc, err);
         if (r < 0)
                 return r;
-        r = pod_run(lc, req->config, req->runtime_handler, id, err);
+        struct lc_caller caller = { call_is_cancelled, server_call_deadline(call), call };
+
+        r = pod_run_for(lc, req->config, req->runtime_handler, &caller, id, err);
         if (r < 0)
                 return r;
         resp.pod_sandbox_id = id;

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ocid/error.h>
+#include <ocid/fs.h>
 #include <ocid/util.h>
 
+#include "config.h"
 #include "lifecycle/pod.h"
 #include "../../test-common.h"
 
@@ -197,5 +201,305 @@ static void test_filter(void **state)
         assert_false(pod_matches_filter(&r, &flt));
 }
 
+/* ---- creations whose caller went away (lc_claim_*) ---- */
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HASH_1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define HASH_2 "2222222222222222222222222222222222222222222222222222222222222222"
+
+struct claims_fixture {
+        char root[64];
+        struct ocid_config config;
+        struct lifecycle *lc;
+};
+
+static int claims_setup(void **state)
+{
+        struct claims_fixture *f = xzalloc(sizeof(*f));
+        struct ocid_error *err = NULL;
+
+        strcpy(f->root, "/tmp/ocid-test-claims.XXXXXX");
+        assert_non_null(mkdtemp(f->root));
+        f->config.root = f->root;
+        assert_int_equal(lifecycle_new(&f->config, NULL, &f->lc, &err), 0);
+        assert_non_null(f->lc->claims);
+        *state = f;
+        return 0;
+}
+
+static int claims_teardown(void **state)
+{
+        struct claims_fixture *f = *state;
+
+        lifecycle_free(f->lc);
+        assert_int_equal(ocid_rm_rf(f->root, NULL), 0);
+        free(f);
+        return 0;
+}
+
+static bool fake_cancelled(void *userdata)
+{
+        return *(volatile bool *) userdata;
+}
+
+static int n_reaped;
+static char reaped_id[65];
+
+static int fake_reap(struct lifecycle *lc, const char *id, struct ocid_error **err)
+{
+        (void) lc;
+        (void) err;
+        snprintf(reaped_id, sizeof(reaped_id), "%s", id);
+        __atomic_add_fetch(&n_reaped, 1, __ATOMIC_SEQ_CST);
+        return 0;
+}
+
+/* The creator's caller is still there: the name stays reserved for its
+ * resource and any other request gets the reservation's error. */
+static void test_claim_answered(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct names *names = f->lc->reg->pod_names;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL, *other = NULL;
+        bool cancelled = false;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        char id[65] = "";
+
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_A, HASH_1, fake_reap, &caller, &claim, id, &err), 0);
+        assert_non_null(claim);
+        lc_claim_end(f->lc, claim, 0, &caller);
+        assert_int_equal(lc_unclaimed_count(f->lc), 0);
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_B, HASH_1, fake_reap, NULL, &other, id, &err),
+                         -EEXIST);
+        assert_null(other);
+        assert_non_null(strstr(ocid_error_message(&err), ID_A));
+        ocid_error_clear(&err);
+}
+
+/* The creator's caller went away: the same request gets the resource, a
+ * different one the reservation's error naming the holder. */
+static void test_claim_retry(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct names *names = f->lc->reg->pod_names;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL, *other = NULL;
+        bool cancelled = false;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        char id[65] = "";
+
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_A, HASH_1, fake_reap, &caller, &claim, id, &err), 0);
+        cancelled = true;  /* the deadline passed while the pod was made */
+        lc_claim_end(f->lc, claim, 0, &caller);
+        assert_int_equal(lc_unclaimed_count(f->lc), 1);
+
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_B, HASH_2, fake_reap, NULL, &other, id, &err),
+                         -EEXIST);
+        assert_non_null(strstr(ocid_error_message(&err), ID_A));
+        ocid_error_clear(&err);
+        assert_int_equal(lc_unclaimed_count(f->lc), 1);
+
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_B, HASH_1, fake_reap, NULL, &other, id, &err), 1);
+        assert_null(other);
+        assert_string_equal(id, ID_A);
+        assert_int_equal(lc_unclaimed_count(f->lc), 0);
+        /* Claimed once only. */
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_B, HASH_1, fake_reap, NULL, &other, id, &err),
+                         -EEXIST);
+        ocid_error_clear(&err);
+}
+
+struct retry_thread {
+        struct lifecycle *lc;
+        const char *hash;
+        struct lc_caller caller;
+        struct lc_claim *claim;
+        char id[65];
+        int result;
+        int done;
+        char message[256];
+};
+
+static void *retry_main(void *userdata)
+{
+        struct retry_thread *t = userdata;
+        struct ocid_error *err = NULL;
+
+        t->result = lc_claim_reserve(t->lc, t->lc->reg->pod_names, "k8s_web", ID_B, t->hash, fake_reap,
+                                     &t->caller, &t->claim, t->id, &err);
+        if (err)
+                snprintf(t->message, sizeof(t->message), "%s", ocid_error_message(&err));
+        ocid_error_clear(&err);
+        __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+        return NULL;
+}
+
+/* A retry that comes while the first call still runs waits for it. */
+static void test_claim_wait(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL;
+        bool cancelled = false;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        struct retry_thread t = { .lc = f->lc, .hash = HASH_1 };
+        pthread_t th;
+        char id[65] = "";
+
+        assert_int_equal(lc_claim_reserve(f->lc, f->lc->reg->pod_names, "k8s_web", ID_A, HASH_1, fake_reap, &caller,
+                                          &claim, id, &err), 0);
+        assert_int_equal(pthread_create(&th, NULL, retry_main, &t), 0);
+        usleep(300 * 1000);
+        assert_int_equal(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST), 0);
+        cancelled = true;
+        lc_claim_end(f->lc, claim, 0, &caller);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(t.result, 1);
+        assert_string_equal(t.id, ID_A);
+        assert_int_equal(lc_unclaimed_count(f->lc), 0);
+}
+
+/* A waiting retry gives up at its own deadline, and when cancelled. */
+static void test_claim_wait_deadline(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL;
+        bool cancelled = false;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        struct retry_thread t = { .lc = f->lc, .hash = HASH_1 };
+        char id[65] = "";
+        int64_t t0;
+
+        assert_int_equal(lc_claim_reserve(f->lc, f->lc->reg->pod_names, "k8s_web", ID_A, HASH_1, fake_reap, &caller,
+                                          &claim, id, &err), 0);
+        t0 = ocid_now_monotonic_ns();
+        t.caller.deadline_ns = t0 + 200 * 1000000;
+        retry_main(&t);
+        assert_int_equal(t.result, -ETIMEDOUT);
+        assert_true(ocid_now_monotonic_ns() >= t.caller.deadline_ns);
+        assert_non_null(strstr(t.message, "k8s_web"));
+
+        t = (struct retry_thread) { .lc = f->lc, .hash = HASH_1 };
+        t.caller = (struct lc_caller) { fake_cancelled, 0, &cancelled };
+        cancelled = true;   /* the retry's own caller is gone too */
+        retry_main(&t);
+        assert_int_equal(t.result, -ECANCELED);
+
+        /* The first one finishes: kept, since its caller went away. */
+        lc_claim_end(f->lc, claim, 0, &caller);
+        assert_int_equal(lc_unclaimed_count(f->lc), 1);
+}
+
+/* When the first call fails, the waiting retry makes its own. */
+static void test_claim_wait_failed(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL;
+        bool cancelled = true;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        struct retry_thread t = { .lc = f->lc, .hash = HASH_1 };
+        pthread_t th;
+        char id[65] = "", *holder = NULL;
+
+        assert_int_equal(lc_claim_reserve(f->lc, f->lc->reg->pod_names, "k8s_web", ID_A, HASH_1, fake_reap, &caller,
+                                          &claim, id, &err), 0);
+        assert_int_equal(pthread_create(&th, NULL, retry_main, &t), 0);
+        usleep(200 * 1000);
+        assert_int_equal(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST), 0);
+        /* The creator's rollback: the name first, then the claim. */
+        assert_int_equal(names_release(f->lc->reg->pod_names, "k8s_web", NULL), 0);
+        lc_claim_end(f->lc, claim, -EIO, &caller);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(t.result, 0);
+        assert_non_null(t.claim);
+        assert_int_equal(names_get(f->lc->reg->pod_names, "k8s_web", &holder, NULL), 0);
+        assert_string_equal(holder, ID_B);
+        free(holder);
+        lc_claim_end(f->lc, t.claim, 0, NULL);
+        assert_int_equal(lc_unclaimed_count(f->lc), 0);
+}
+
+/* What nobody claims is removed after the TTL, through its reap function. */
+static void test_claim_reaped(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL;
+        bool cancelled = true;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        char id[65] = "";
+
+        n_reaped = 0;
+        reaped_id[0] = '\0';
+        lc_claims_set_ttl(f->lc, 100 * 1000000);
+        assert_int_equal(lc_claim_reserve(f->lc, f->lc->reg->pod_names, "k8s_web", ID_A, HASH_1, fake_reap, &caller,
+                                          &claim, id, &err), 0);
+        lc_claim_end(f->lc, claim, 0, &caller);
+        assert_int_equal(lc_unclaimed_count(f->lc), 1);
+        for (int i = 0; i < 500 && __atomic_load_n(&n_reaped, __ATOMIC_SEQ_CST) == 0; i++)
+                usleep(10 * 1000);
+        assert_int_equal(__atomic_load_n(&n_reaped, __ATOMIC_SEQ_CST), 1);
+        assert_string_equal(reaped_id, ID_A);
+        assert_int_equal(lc_unclaimed_count(f->lc), 0);
+}
+
+/* A lifecycle that tracks no claims (restore's) just reserves. */
+static void test_claim_untracked(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct lc_claims *saved = f->lc->claims;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = (struct lc_claim *) 1;
+        char id[65] = "";
+
+        f->lc->claims = NULL;
+        assert_int_equal(lc_claim_reserve(f->lc, f->lc->reg->pod_names, "k8s_web", ID_A, HASH_1, fake_reap, NULL,
+                                          &claim, id, &err), 0);
+        assert_null(claim);
+        assert_int_equal(lc_claim_reserve(f->lc, f->lc->reg->pod_names, "k8s_web", ID_B, HASH_1, fake_reap, NULL,
+                                          &claim, id, &err), -EEXIST);
+        ocid_error_clear(&err);
+        lc_claim_end(f->lc, claim, 0, NULL);
+        f->lc->claims = saved;
+}
+
+/* An unclaimed resource the client removed meanwhile is never handed out,
+ * even when another resource holds its name now. */
+static void test_claim_stale(void **state)
+{
+        struct claims_fixture *f = *state;
+        struct names *names = f->lc->reg->pod_names;
+        struct ocid_error *err = NULL;
+        struct lc_claim *claim = NULL;
+        bool cancelled = true;
+        struct lc_caller caller = { fake_cancelled, 0, &cancelled };
+        char id[65] = "";
+
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_A, HASH_1, fake_reap, &caller, &claim, id, &err), 0);
+        lc_claim_end(f->lc, claim, 0, &caller);
+        assert_int_equal(lc_unclaimed_count(f->lc), 1);
+        /* RemovePodSandbox of A by a client that found it in a list. */
+        assert_int_equal(names_release(names, "k8s_web", NULL), 0);
+        /* B takes the name and is answered. */
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_B, HASH_1, fake_reap, NULL, &claim, id, &err), 0);
+        lc_claim_end(f->lc, claim, 0, NULL);
+        assert_int_equal(lc_claim_reserve(f->lc, names, "k8s_web", ID_A, HASH_1, fake_reap, NULL, &claim, id, &err),
+                         -EEXIST);
+        assert_non_null(strstr(ocid_error_message(&err), ID_B));
+        ocid_error_clear(&err);
+}
+
 OCID_TEST_MAIN(cmocka_unit_test(test_valid), cmocka_unit_test(test_refused), cmocka_unit_test(test_name),
-               cmocka_unit_test(test_filter))
+               cmocka_unit_test(test_filter),
+               cmocka_unit_test_setup_teardown(test_claim_answered, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_retry, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_wait, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_wait_deadline, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_wait_failed, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_reaped, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_stale, claims_setup, claims_teardown),
+               cmocka_unit_test_setup_teardown(test_claim_untracked, claims_setup, claims_teardown))

@@ -13,6 +13,7 @@
 #include <ocid/util.h>
 
 #include "lifecycle/records.h"
+#include "server/cri-proto.h"
 #include "../../test-common.h"
 
 #define ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -191,5 +192,65 @@ static void test_save_load_remove(void **state)
         assert_int_equal(ocid_rm_rf(tmpl, &err), 0);
 }
 
+/* The request hash: equal for the same request whatever the order of its
+ * maps, different for any other value. */
+static void test_request_hash(void **state)
+{
+        Runtime__V1__PodSandboxConfig c = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+        Runtime__V1__PodSandboxMetadata m = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+        Runtime__V1__LinuxPodSandboxConfig l = RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+        Runtime__V1__PodSandboxConfig__LabelsEntry e[2] = { RUNTIME__V1__POD_SANDBOX_CONFIG__LABELS_ENTRY__INIT,
+                                                             RUNTIME__V1__POD_SANDBOX_CONFIG__LABELS_ENTRY__INIT };
+        Runtime__V1__PodSandboxConfig__LabelsEntry *ab[2] = { &e[0], &e[1] }, *ba[2] = { &e[1], &e[0] };
+        char h1[65], h2[65], h3[65];
+
+        (void) state;
+        m.name = (char *) "web";
+        m.uid = (char *) "u1";
+        m.namespace_ = (char *) "default";
+        m.attempt = 1;
+        c.metadata = &m;
+        c.linux = &l;
+        l.cgroup_parent = (char *) "/kubepods";
+        e[0].key = (char *) "app";
+        e[0].value = (char *) "web";
+        e[1].key = (char *) "tier";
+        e[1].value = (char *) "front";
+        c.n_labels = 2;
+        c.labels = ab;
+        records_request_hash(&c.base, "runc", h1);
+        assert_int_equal(strlen(h1), 64);
+        c.labels = ba;
+        records_request_hash(&c.base, "runc", h2);
+        assert_string_equal(h1, h2);
+
+        records_request_hash(&c.base, "crun", h3);
+        assert_string_not_equal(h1, h3);
+        records_request_hash(&c.base, NULL, h3);
+        assert_string_not_equal(h1, h3);
+        e[1].value = (char *) "back";
+        records_request_hash(&c.base, "runc", h3);
+        assert_string_not_equal(h1, h3);
+        e[1].value = (char *) "front";
+        m.attempt = 2;
+        records_request_hash(&c.base, "runc", h3);
+        assert_string_not_equal(h1, h3);
+        m.attempt = 1;
+        l.cgroup_parent = (char *) "/kubepods/x";
+        records_request_hash(&c.base, "runc", h3);
+        assert_string_not_equal(h1, h3);
+        l.cgroup_parent = (char *) "/kubepods";
+        c.n_labels = 1;
+        records_request_hash(&c.base, "runc", h3);
+        assert_string_not_equal(h1, h3);
+        c.n_labels = 2;
+        c.linux = NULL;
+        records_request_hash(&c.base, "runc", h3);
+        assert_string_not_equal(h1, h3);
+        c.linux = &l;
+        records_request_hash(&c.base, "runc", h3);
+        assert_string_equal(h1, h3);
+}
+
 OCID_TEST_MAIN(cmocka_unit_test(test_json_round_trip), cmocka_unit_test(test_bad_members),
-               cmocka_unit_test(test_save_load_remove))
+               cmocka_unit_test(test_save_load_remove), cmocka_unit_test(test_request_hash))
