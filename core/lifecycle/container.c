@@ -238,6 +238,23 @@ static int ctr_log_path(const struct pod_record *pod, const Runtime__V1__Contain
         for (char *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save))
                 if (streq(p, "..") || streq(p, "."))
                         return ocid_error_msg(err, EINVAL, "config.log_path '%s' holds a '.' or '..' component", lp);
+        /* conmon opens the file by name: create it now, through no symlink
+         * below the log directory, so the log cannot land outside it. */
+        {
+                _cleanup_close_ int fd = -1;
+                int r = ocid_mkdir_p(pod->log_directory, 0755, err);
+
+                if (r >= 0)
+                        r = ocid_create_file_beneath(pod->log_directory, lp, 0755, 0640, &fd, err);
+                if (r == -ELOOP) {
+                        ocid_error_clear(err);
+                        return ocid_error_msg(err, EINVAL,
+                                              "config.log_path '%s' leads through a symlink below the pod's "
+                                              "log directory", lp);
+                }
+                if (r < 0)
+                        return ocid_error_prefix(err, "config.log_path '%s'", lp);
+        }
         *ret = ocid_path_join(pod->log_directory, lp);
         return 0;
 }
@@ -420,6 +437,20 @@ int ctr_create_for(struct lifecycle *lc, struct image_store *images, const char 
 
                 top = xstrdup(ocid_startswith(chain, "sha256:") ?: chain);
         }
+        /* The bundle comes first: a crash after the root file system exists
+         * then leaves a bundle without a record, which the next start finds
+         * and cleans up with everything it names (docs/restart.md). */
+        r = ocid_mkdir_p(rec->bundle, 0700, err);
+        if (r < 0)
+                goto fail;
+        bundle_made = true;
+        r = ocid_mkdir_p(rec->persist_dir, 0700, err);
+        if (r < 0)
+                goto fail;
+        r = ocid_mkdir_p(xd, 0700, err);
+        if (r < 0)
+                goto fail;
+
         r = storage_rootfs_create(storage, rec->id, top, err);
         if (r < 0)
                 goto fail;
@@ -433,17 +464,6 @@ int ctr_create_for(struct lifecycle *lc, struct image_store *images, const char 
                 r = ocid_error_set(err, errno, "open '%s'", rec->rootfs);
                 goto fail;
         }
-
-        r = ocid_mkdir_p(rec->bundle, 0700, err);
-        if (r < 0)
-                goto fail;
-        bundle_made = true;
-        r = ocid_mkdir_p(rec->persist_dir, 0700, err);
-        if (r < 0)
-                goto fail;
-        r = ocid_mkdir_p(xd, 0700, err);
-        if (r < 0)
-                goto fail;
 
         r = spec_host_probe(&host, err);
         if (r < 0)

@@ -25,6 +25,7 @@ integration_files = \
 	tests/integration/pods/__init__.py
 integration_files += tests/integration/test_rootfs_view.py
 integration_files += tests/integration/test_crash.py
+integration_files += tests/integration/test_timeouts.py
 EXTRA_DIST += $(integration_files)
 
 # The pull benchmark (bench/README.md): run by hand, never by CI. It uses

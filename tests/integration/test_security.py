@@ -261,8 +261,6 @@ def test_log_path_escapes(sec_daemon, rt, pb, handler, tmp_path):
     pod.remove()
 
 
-@pytest.mark.xfail(strict=True, reason="the container's log file is opened through a symlink in the pod's "
-                   "log directory (core/lifecycle/container.c ctr_log_path resolves no links)")
 def test_log_path_symlink_in_log_directory(sec_daemon, rt, pb, handler, tmp_path):
     """A symlink planted in the pod's log directory (e.g. by a container
     that has the directory as a hostPath volume) must not carry the log
