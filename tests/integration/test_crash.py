@@ -25,7 +25,10 @@ on the group's two first, uninterrupted calls (the shorter); their order comes f
 OCID_CRASH_SEED=<n> replays a seed, OCID_CRASH_DELAY=<seconds> runs every
 run of the selected groups with one delay, OCID_CRASH_RUNS=<n> sets the
 runs per group (7 by default: 56 runs). A failure names the seed, the
-call, the run, the delay and ends with the daemon's log.
+call, the run, the delay and ends with the daemon's log. Leftovers of
+known daemon bugs that only a kill in a narrow window leaves
+(KNOWN_LEFTOVERS) end their group as xfail naming the bug and what was
+left, instead of failing it.
 
 The daemon runs in network and mount namespaces held by a separate
 process (test_restart.HeldDaemon), so that the restarted daemon finds the
@@ -75,14 +78,17 @@ KNOWN_BUGS = {}
 # (so a strict xfail would pass on most seeds): (what, regex, bug). A group
 # that finds one ends as xfail naming the bug and the files; any other
 # leftover is a failure.
+ROOTFS_GAP = ("a kill in CreateContainer after the storage module made (and mounted) the "
+              "root file system and before the bundle exists leaves that root file system, "
+              "still mounted, with nothing naming it (docs/restart.md: the storage ABI "
+              "cannot list them)")
 KNOWN_LEFTOVERS = [
     ("net-cni attachment records", r"^results/\.[0-9a-f]{64}-(eth0|lo)\.json\.[0-9a-f]+\.tmp$",
      "net-cni never removes the temporary file of an attachment record write "
      "that a kill interrupted (<root>/net-cni/results/.<id>-<if>.json.<hex>.tmp)"),
-    ("container root file systems", r"^[0-9a-f]{64}$",
-     "a kill in CreateContainer after the storage module made the root file system "
-     "and before the bundle exists leaves a root file system nothing names "
-     "(docs/restart.md, the gap the storage ABI cannot close yet)"),
+    ("container root file systems", r"^[0-9a-f]{64}$", ROOTFS_GAP),
+    ("mounts under the root or the runroot", r".*/storage-overlay/rootfs/[0-9a-f]{64}/merged$",
+     ROOTFS_GAP),
 ]
 
 
