@@ -345,6 +345,22 @@ int cri_ctr_exec_sync(struct server_call *call, const ProtobufCMessage *request,
         resp.stderr.data = (uint8_t *) res.err;
         resp.stderr.len = res.err_len;
         resp.exit_code = res.exit_code;
+        {
+                /* Each stream is capped at 16 MiB, but the reply must fit in
+                 * one message the client accepts: trim what does not, giving
+                 * stderr up to half and stdout the rest. */
+                size_t budget = call->max_message_size > 4096 ? call->max_message_size - 4096 : 0;
+
+                if (resp.stdout.len + resp.stderr.len > budget) {
+                        if (resp.stderr.len > budget / 2)
+                                resp.stderr.len = budget / 2;
+                        if (resp.stdout.len > budget - resp.stderr.len)
+                                resp.stdout.len = budget - resp.stderr.len;
+                        if (resp.stderr.len < res.err_len && resp.stderr.len + resp.stdout.len < budget)
+                                resp.stderr.len = budget - resp.stdout.len < res.err_len ? budget - resp.stdout.len
+                                                                                          : res.err_len;
+                }
+        }
         r = server_call_send(call, &resp.base, err);
         runtime_exec_result_done(&res);
         return r;
