@@ -910,12 +910,30 @@ static int cni_record_write(const struct cni_state *s, const struct cni_attach *
         return ocid_json_write_file_atomic(path, o, 0600, err);
 }
 
+/* Removes what an atomic write of the record (id, ifname) interrupted by a
+ * crash left: ".<id>-<ifname>.json.<hex>.tmp". Called once the record is
+ * gone, when no write for this pod can be running (the core never runs two
+ * operations on one pod at once). */
+static void cni_record_remove_temps(const struct cni_state *s, const char *id, const char *ifname)
+{
+        _cleanup_free_ char *prefix = xasprintf(".%s-%s.json.", id, ifname);
+        _cleanup_closedir_ DIR *d = opendir(s->cache_dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (ocid_startswith(de->d_name, prefix) && ocid_endswith(de->d_name, ".tmp"))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+}
+
 static int cni_record_remove(const struct cni_state *s, const struct cni_attach *a, struct ocid_error **err)
 {
         _cleanup_free_ char *path = cni_record_path(s, a->id, a->ifname);
 
         if (unlink(path) < 0 && errno != ENOENT)
                 return ocid_error_set(err, errno, "remove '%s'", path);
+        cni_record_remove_temps(s, a->id, a->ifname);
         return 0;
 }
 
@@ -1380,8 +1398,10 @@ static int cni_teardown_one(struct cni_state *s, const struct ocid_network_pod *
         int r;
 
         r = cni_record_read(s, id, ifname, &a, &e);
-        if (r == -ENOENT)
+        if (r == -ENOENT) {
+                cni_record_remove_temps(s, id, ifname);
                 return 0;
+        }
         if (r < 0) {
                 _cleanup_(cni_conf_freep) struct cni_conf *conf = NULL;
                 _cleanup_error_ struct ocid_error *ce = NULL;

@@ -758,6 +758,24 @@ static void test_teardown(void **state)
         }
         assert_false(record_exists(f, "p1", "eth0"));
 
+        /* A write a crash interrupted left a temporary file: the next
+         * teardown of the pod removes it, with or without a record. */
+        {
+                _cleanup_free_ char *rec = record_path(f, "p1", "eth0");
+                _cleanup_free_ char *dir = xstrndup(rec, (size_t) (strrchr(rec, '/') - rec));
+                _cleanup_free_ char *tmp = xasprintf("%s/.p1-eth0.json.0123456789abcdef.tmp", dir);
+                _cleanup_free_ char *other = xasprintf("%s/.p2-eth0.json.0123456789abcdef.tmp", dir);
+
+                assert_int_equal(ocid_write_file_atomic(tmp, "{", 1, 0600, NULL), 0);
+                assert_int_equal(ocid_write_file_atomic(other, "{", 1, 0600, NULL), 0);
+                calls_reset(f);
+                pod_teardown_ok(f, &pod);
+                expect_calls(f, "");
+                assert_int_equal(access(tmp, F_OK), -1);
+                assert_int_equal(access(other, F_OK), 0);   /* another pod's is left alone */
+                (void) unlink(other);
+        }
+
         calls_reset(f);
         pod_teardown_ok(f, &pod);
         expect_calls(f, "");
