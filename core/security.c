@@ -86,7 +86,7 @@ int security_apply_chain(const struct ocid_modules *m, const struct ocid_securit
         for (size_t i = 0; m && i < m->n_security; i++) {
                 struct ocid_module *mod = m->security[i];
                 _cleanup_error_ struct ocid_error *e = NULL;
-                int (*apply)(void *, const struct ocid_security_request *, struct json_object *,
+                int (*apply)(void *, struct ocid_security_request *, struct json_object *,
                              struct ocid_error **);
 
                 r = module_check_callable(mod, OCID_MODULE_KIND_SECURITY, "apply", err);

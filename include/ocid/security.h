@@ -56,9 +56,7 @@ struct ocid_security_request {
          * the core; a module that labels mounts replaces it with a
          * malloc()ed string (freeing the old one), so that the modules after
          * it in the chain see it. The core frees it after the chain. The
-         * one member a module may write: apply gets the request as const,
-         * but it points at the core's own writable copy, so a module casts
-         * the const away for this member only. */
+         * one member a module may write: everything else is the core's. */
         char *mount_label;
 };
 
@@ -94,7 +92,7 @@ struct ocid_security_ops {
          * < 0 with the error (-EINVAL for a bad request, which the CRI
          * reports as INVALID_ARGUMENT); the spec is then thrown away, so
          * a module need not undo its edits. */
-        int (*apply)(void *state, const struct ocid_security_request *req, struct json_object *spec,
+        int (*apply)(void *state, struct ocid_security_request *req, struct json_object *spec,
                      struct ocid_error **err);
         /* RunPodSandbox, before the pod's namespaces exist: sets up what the
          * module keeps per pod (SELinux: reserves the pod's MCS level).

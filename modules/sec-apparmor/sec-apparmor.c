@@ -340,7 +340,7 @@ static int aa_choose(struct aa_state *s, uint32_t type, const char *ref, int pri
 }
 
 /* Sets or clears process.apparmorProfile. */
-static int aa_apply(void *state, const struct ocid_security_request *req, struct json_object *spec,
+static int aa_apply(void *state, struct ocid_security_request *req, struct json_object *spec,
                     struct ocid_error **err)
 {
         struct aa_state *s = state;

@@ -932,7 +932,7 @@ static void scmp_set(struct json_object *spec, struct json_object *seccomp)
                 json_object_object_del(linux_, "seccomp");
 }
 
-static int scmp_apply(void *state, const struct ocid_security_request *req, struct json_object *spec,
+static int scmp_apply(void *state, struct ocid_security_request *req, struct json_object *spec,
                       struct ocid_error **err)
 {
         struct scmp_state *s = state;

@@ -666,12 +666,10 @@ static int sel_relabel(const char *path, const char *label, struct ocid_error **
 
 /* ---- the container ---- */
 
-static int sel_apply(void *state, const struct ocid_security_request *req, struct json_object *spec,
+static int sel_apply(void *state, struct ocid_security_request *req, struct json_object *spec,
                      struct ocid_error **err)
 {
         struct sel_state *s = state;
-        /* mount_label is the request's in/out member (see <ocid/security.h>) */
-        struct ocid_security_request *rq = (struct ocid_security_request *) req;
         _cleanup_free_ char *level = NULL, *pl = NULL, *ml = NULL;
         struct json_object *process, *linux_;
         struct sel_pod *p;
@@ -720,8 +718,8 @@ static int sel_apply(void *state, const struct ocid_security_request *req, struc
         else
                 json_object_object_add(process, "selinuxLabel", json_object_new_string(pl));
         json_object_object_add(linux_, "mountLabel", json_object_new_string(ml));
-        free(rq->mount_label);
-        rq->mount_label = TAKE_PTR(ml);
+        free(req->mount_label);
+        req->mount_label = TAKE_PTR(ml);
         return 0;
 }
 

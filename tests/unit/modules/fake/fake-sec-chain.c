@@ -67,7 +67,7 @@ static int chain_init(const config_setting_t *cfg, void **ret_state, struct ocid
         return 0;
 }
 
-static int chain_apply(void *state, const struct ocid_security_request *req, struct json_object *spec,
+static int chain_apply(void *state, struct ocid_security_request *req, struct json_object *spec,
                        struct ocid_error **err)
 {
         struct chain_state *s = state;
