@@ -27,6 +27,7 @@
 #include "lifecycle/container.h"
 #include "lifecycle/infra.h"
 #include "lifecycle/events.h"
+#include "lifecycle/lookup.h"
 #include "modules.h"
 #include "runtime.h"
 #include "security.h"
@@ -90,26 +91,7 @@ static const struct modules_handler *ctr_handler(const struct lifecycle *lc, con
 
 struct lc_container *ctr_lookup(struct lifecycle *lc, const char *id, struct ocid_error **err)
 {
-        char full[TRUNCINDEX_ID_LEN + 1];
-        struct lc_container *c;
-        int r;
-
-        if (!id || !*id) {
-                (void) ocid_error_msg(err, EINVAL, "container_id is empty");
-                return NULL;
-        }
-        r = truncindex_get(lc->reg->ctr_ids, id, full, err);
-        if (r < 0) {
-                if (r == -ENOENT) {
-                        ocid_error_clear(err);
-                        (void) ocid_error_msg(err, ENOENT, "container '%s' not found", id);
-                }
-                return NULL;
-        }
-        c = store_get(lc->reg->ctrs, full);
-        if (!c)
-                (void) ocid_error_msg(err, ENOENT, "container '%s' not found", id);
-        return c;
+        return lc_lookup(lc->reg->ctr_ids, lc->reg->ctrs, id, "container", "container_id", err);
 }
 
 void ctr_unref(struct lifecycle *lc, struct lc_container *c)

@@ -5,6 +5,7 @@ core_sources += \
 	core/lifecycle/records.c core/lifecycle/records.h \
 	core/lifecycle/pod.c core/lifecycle/pod.h \
 	core/lifecycle/container.c core/lifecycle/container.h \
+	core/lifecycle/lookup.c core/lifecycle/lookup.h \
 	core/lifecycle/infra.c core/lifecycle/infra.h \
 	core/lifecycle/events.c core/lifecycle/events.h \
 	core/lifecycle/exitwatch.c core/lifecycle/exitwatch.h \

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "lifecycle/container.h"
 #include "lifecycle/infra.h"
+#include "lifecycle/lookup.h"
 #include "lifecycle/pod.h"
 #include "modules.h"
 #include "network.h"
@@ -502,26 +503,7 @@ char *pod_name_from_metadata(const Runtime__V1__PodSandboxMetadata *m)
 
 struct lc_pod *pod_lookup(struct lifecycle *lc, const char *id, struct ocid_error **err)
 {
-        char full[TRUNCINDEX_ID_LEN + 1];
-        struct lc_pod *pod;
-        int r;
-
-        if (!id || !*id) {
-                (void) ocid_error_msg(err, EINVAL, "pod_sandbox_id is empty");
-                return NULL;
-        }
-        r = truncindex_get(lc->reg->pod_ids, id, full, err);
-        if (r < 0) {
-                if (r == -ENOENT) {
-                        ocid_error_clear(err);
-                        (void) ocid_error_msg(err, ENOENT, "pod sandbox '%s' not found", id);
-                }
-                return NULL;
-        }
-        pod = store_get(lc->reg->pods, full);
-        if (!pod)
-                (void) ocid_error_msg(err, ENOENT, "pod sandbox '%s' not found", id);
-        return pod;
+        return lc_lookup(lc->reg->pod_ids, lc->reg->pods, id, "pod sandbox", "pod_sandbox_id", err);
 }
 
 void pod_unref(struct lifecycle *lc, struct lc_pod *pod)
