@@ -271,18 +271,34 @@ char *pod_record_path(const char *root, const char *id)
         return xasprintf("%s/" RECORDS_PODS_DIR "/%s.json", root, id);
 }
 
-int pod_record_save(const char *root, const struct pod_record *r, struct ocid_error **err)
+/* Writes the record o to path, creating <root>/<subdir> first: the save
+ * shared by pod and container records. */
+static int record_save(const char *root, const char *subdir, const char *path, struct json_object *o,
+                       struct ocid_error **err)
 {
-        _cleanup_free_ char *dir = ocid_path_join(root, RECORDS_PODS_DIR);
-        _cleanup_free_ char *path = pod_record_path(root, r->id);
-        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_free_ char *dir = ocid_path_join(root, subdir);
         int q;
 
         q = ocid_mkdir_p(dir, 0700, err);
         if (q < 0)
                 return q;
-        o = pod_record_to_json(r);
         return ocid_json_write_file_atomic(path, o, 0600, err);
+}
+
+/* Removes a record file; one that is already gone is success. */
+static int record_remove(const char *path, struct ocid_error **err)
+{
+        if (unlink(path) < 0 && errno != ENOENT)
+                return ocid_error_set(err, errno, "remove '%s'", path);
+        return 0;
+}
+
+int pod_record_save(const char *root, const struct pod_record *r, struct ocid_error **err)
+{
+        _cleanup_free_ char *path = pod_record_path(root, r->id);
+        _cleanup_json_ struct json_object *o = pod_record_to_json(r);
+
+        return record_save(root, RECORDS_PODS_DIR, path, o, err);
 }
 
 int pod_record_load(const char *root, const char *id, struct pod_record *ret, struct ocid_error **err)
@@ -304,9 +320,7 @@ int pod_record_remove(const char *root, const char *id, struct ocid_error **err)
 {
         _cleanup_free_ char *path = pod_record_path(root, id);
 
-        if (unlink(path) < 0 && errno != ENOENT)
-                return ocid_error_set(err, errno, "remove '%s'", path);
-        return 0;
+        return record_remove(path, err);
 }
 
 /* ---- container records ---- */
@@ -485,16 +499,10 @@ char *ctr_record_path(const char *root, const char *id)
 
 int ctr_record_save(const char *root, const struct ctr_record *r, struct ocid_error **err)
 {
-        _cleanup_free_ char *dir = ocid_path_join(root, RECORDS_CTRS_DIR);
         _cleanup_free_ char *path = ctr_record_path(root, r->id);
-        _cleanup_json_ struct json_object *o = NULL;
-        int q;
+        _cleanup_json_ struct json_object *o = ctr_record_to_json(r);
 
-        q = ocid_mkdir_p(dir, 0700, err);
-        if (q < 0)
-                return q;
-        o = ctr_record_to_json(r);
-        return ocid_json_write_file_atomic(path, o, 0600, err);
+        return record_save(root, RECORDS_CTRS_DIR, path, o, err);
 }
 
 int ctr_record_load(const char *root, const char *id, struct ctr_record *ret, struct ocid_error **err)
@@ -513,9 +521,7 @@ int ctr_record_remove(const char *root, const char *id, struct ocid_error **err)
 {
         _cleanup_free_ char *path = ctr_record_path(root, id);
 
-        if (unlink(path) < 0 && errno != ENOENT)
-                return ocid_error_set(err, errno, "remove '%s'", path);
-        return 0;
+        return record_remove(path, err);
 }
 
 /* ---- request identity ---- */
