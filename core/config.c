@@ -280,6 +280,22 @@ static bool expect_group(const config_setting_t *s, struct ocid_error **err, int
         return false;
 }
 
+/* The optional group `name` of top: 1 with *ret set when top has it, 0 when
+ * it does not, or the error of a member that is not a group. */
+static int get_group(const config_setting_t *top, const char *name, const config_setting_t **ret,
+                     struct ocid_error **err)
+{
+        const config_setting_t *g = config_setting_get_member(top, name);
+        int r;
+
+        if (!g)
+                return 0;
+        if (!expect_group(g, err, &r))
+                return r;
+        *ret = g;
+        return 1;
+}
+
 /* Reads an optional string member into *field (replacing it) after check()
  * accepts it. check returns NULL or a message (owned) saying what is wrong. */
 typedef char *(*value_check_fn)(const char *v, const void *arg);
@@ -449,12 +465,11 @@ static int apply_runtime(struct ocid_config *c, const config_setting_t *s, struc
 
 static int apply_runtimes(struct ocid_config *c, const config_setting_t *top, struct ocid_error **err)
 {
-        const config_setting_t *g = config_setting_get_member(top, "runtimes");
+        const config_setting_t *g = NULL;
         int r;
 
-        if (!g)
-                return 0;
-        if (!expect_group(g, err, &r))
+        r = get_group(top, "runtimes", &g, err);
+        if (r <= 0)
                 return r;
         for (int i = 0; i < config_setting_length(g); i++) {
                 r = apply_runtime(c, config_setting_get_elem(g, (unsigned) i), err);
@@ -525,12 +540,11 @@ static int apply_mirrors(struct ocid_config *c, const config_setting_t *g, struc
 
 static int apply_image(struct ocid_config *c, const config_setting_t *top, struct ocid_error **err)
 {
-        const config_setting_t *g = config_setting_get_member(top, "image");
+        const config_setting_t *g = NULL;
         int r;
 
-        if (!g)
-                return 0;
-        if (!expect_group(g, err, &r))
+        r = get_group(top, "image", &g, err);
+        if (r <= 0)
                 return r;
         r = ocid_setting_check_keys(g, image_keys, err);
         if (r < 0)
@@ -558,12 +572,11 @@ static int apply_image(struct ocid_config *c, const config_setting_t *top, struc
 
 static int apply_stream(struct ocid_config *c, const config_setting_t *top, struct ocid_error **err)
 {
-        const config_setting_t *g = config_setting_get_member(top, "stream");
+        const config_setting_t *g = NULL;
         int r;
 
-        if (!g)
-                return 0;
-        if (!expect_group(g, err, &r))
+        r = get_group(top, "stream", &g, err);
+        if (r <= 0)
                 return r;
         r = ocid_setting_check_keys(g, stream_keys, err);
         if (r < 0)
@@ -577,12 +590,11 @@ static int apply_stream(struct ocid_config *c, const config_setting_t *top, stru
 
 static int apply_modules(struct ocid_config *c, const config_setting_t *top, struct ocid_error **err)
 {
-        const config_setting_t *g = config_setting_get_member(top, "modules");
+        const config_setting_t *g = NULL;
         int r;
 
-        if (!g)
-                return 0;
-        if (!expect_group(g, err, &r))
+        r = get_group(top, "modules", &g, err);
+        if (r <= 0)
                 return r;
         for (int i = 0; i < config_setting_length(g); i++) {
                 const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
