@@ -12,6 +12,7 @@ core_sources += \
 	core/lifecycle/restore.c core/lifecycle/restore.h \
 	core/server/cri-pod.c core/server/cri-pod.h \
 	core/server/cri-container.c core/server/cri-container.h \
+	core/server/cri-common.c core/server/cri-common.h \
 	core/server/cri-events.c core/server/cri-events.h
 
 if HAVE_CMOCKA

@@ -15,24 +15,10 @@
 #include "lifecycle/container.h"
 #include "runtime.h"
 #include "server/call.h"
+#include "server/cri-common.h"
 #include "server/cri-container.h"
 #include "server/cri-proto.h"
 #include "server/methods.h"
-
-static int ctr_env(struct server_call *call, struct lifecycle **ret, struct ocid_error **err)
-{
-        const struct server_env *env = server_call_env(call);
-
-        if (!env->lifecycle)
-                return ocid_error_msg(err, EAGAIN, "the container lifecycle is not available");
-        *ret = env->lifecycle;
-        return 0;
-}
-
-static bool call_is_cancelled(void *userdata)
-{
-        return server_call_is_cancelled(userdata);
-}
 
 int cri_ctr_create(struct server_call *call, const ProtobufCMessage *request, struct ocid_error **err)
 {
@@ -42,10 +28,10 @@ int cri_ctr_create(struct server_call *call, const ProtobufCMessage *request, st
         char id[65];
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r < 0)
                 return r;
-        struct lc_caller caller = { call_is_cancelled, server_call_deadline(call), call };
+        struct lc_caller caller = cri_caller(call);
 
         r = ctr_create_for(lc, server_call_env(call)->images, req->pod_sandbox_id, req->config, req->sandbox_config,
                            &caller, id, err);
@@ -62,7 +48,7 @@ int cri_ctr_start(struct server_call *call, const ProtobufCMessage *request, str
         struct lifecycle *lc = NULL;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r >= 0)
                 r = ctr_start(lc, req->container_id, err);
         if (r < 0)
@@ -77,7 +63,7 @@ int cri_ctr_stop(struct server_call *call, const ProtobufCMessage *request, stru
         struct lifecycle *lc = NULL;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r >= 0)
                 r = ctr_stop(lc, req->container_id, req->timeout, err);
         if (r < 0)
@@ -92,7 +78,7 @@ int cri_ctr_remove(struct server_call *call, const ProtobufCMessage *request, st
         struct lifecycle *lc = NULL;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r >= 0)
                 r = ctr_remove(lc, req->container_id, err);
         if (r < 0)
@@ -169,7 +155,7 @@ int cri_ctr_status(struct server_call *call, const ProtobufCMessage *request, st
         size_t n_mounts = 0;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r < 0)
                 return r;
         c = ctr_lookup(lc, req->container_id, err);
@@ -268,7 +254,7 @@ int cri_ctr_list(struct server_call *call, const ProtobufCMessage *request, stru
         size_t n_objs = 0, n = 0;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r < 0)
                 return r;
         store_list(lc->reg->ctrs, &objs, &n_objs);
@@ -330,7 +316,7 @@ int cri_ctr_exec_sync(struct server_call *call, const ProtobufCMessage *request,
         struct lifecycle *lc = NULL;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r >= 0)
                 r = ctr_exec_sync(lc, req->container_id, req->cmd, req->n_cmd, req->timeout, &res, err);
         if (r < 0)
@@ -374,7 +360,7 @@ int cri_ctr_update(struct server_call *call, const ProtobufCMessage *request, st
         struct lifecycle *lc = NULL;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r >= 0)
                 r = ctr_update_resources(lc, req->container_id, req->linux, err);
         if (r < 0)
@@ -389,7 +375,7 @@ int cri_ctr_reopen_log(struct server_call *call, const ProtobufCMessage *request
         struct lifecycle *lc = NULL;
         int r;
 
-        r = ctr_env(call, &lc, err);
+        r = cri_lifecycle(call, "container", &lc, err);
         if (r >= 0)
                 r = ctr_reopen_log(lc, req->container_id, err);
         if (r < 0)

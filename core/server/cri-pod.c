@@ -13,24 +13,10 @@
 
 #include "lifecycle/pod.h"
 #include "server/call.h"
+#include "server/cri-common.h"
 #include "server/cri-pod.h"
 #include "server/cri-proto.h"
 #include "server/methods.h"
-
-static int pod_env(struct server_call *call, struct lifecycle **ret, struct ocid_error **err)
-{
-        const struct server_env *env = server_call_env(call);
-
-        if (!env->lifecycle)
-                return ocid_error_msg(err, EAGAIN, "the pod lifecycle is not available");
-        *ret = env->lifecycle;
-        return 0;
-}
-
-static bool call_is_cancelled(void *userdata)
-{
-        return server_call_is_cancelled(userdata);
-}
 
 int cri_pod_run(struct server_call *call, const ProtobufCMessage *request, struct ocid_error **err)
 {
@@ -40,10 +26,10 @@ int cri_pod_run(struct server_call *call, const ProtobufCMessage *request, struc
         char id[65];
         int r;
 
-        r = pod_env(call, &lc, err);
+        r = cri_lifecycle(call, "pod", &lc, err);
         if (r < 0)
                 return r;
-        struct lc_caller caller = { call_is_cancelled, server_call_deadline(call), call };
+        struct lc_caller caller = cri_caller(call);
 
         r = pod_run_for(lc, req->config, req->runtime_handler, &caller, id, err);
         if (r < 0)
@@ -59,7 +45,7 @@ int cri_pod_stop(struct server_call *call, const ProtobufCMessage *request, stru
         struct lifecycle *lc = NULL;
         int r;
 
-        r = pod_env(call, &lc, err);
+        r = cri_lifecycle(call, "pod", &lc, err);
         if (r < 0)
                 return r;
         r = pod_stop(lc, req->pod_sandbox_id, err);
@@ -75,7 +61,7 @@ int cri_pod_remove(struct server_call *call, const ProtobufCMessage *request, st
         struct lifecycle *lc = NULL;
         int r;
 
-        r = pod_env(call, &lc, err);
+        r = cri_lifecycle(call, "pod", &lc, err);
         if (r < 0)
                 return r;
         r = pod_remove(lc, req->pod_sandbox_id, err);
@@ -151,7 +137,7 @@ int cri_pod_status(struct server_call *call, const ProtobufCMessage *request, st
         size_t n_ips;
         int r;
 
-        r = pod_env(call, &lc, err);
+        r = cri_lifecycle(call, "pod", &lc, err);
         if (r < 0)
                 return r;
         pod = pod_lookup(lc, req->pod_sandbox_id, err);
@@ -223,7 +209,7 @@ int cri_pod_list(struct server_call *call, const ProtobufCMessage *request, stru
         size_t n_objs = 0, n = 0;
         int r;
 
-        r = pod_env(call, &lc, err);
+        r = cri_lifecycle(call, "pod", &lc, err);
         if (r < 0)
                 return r;
         store_list(lc->reg->pods, &objs, &n_objs);
