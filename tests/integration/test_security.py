@@ -403,3 +403,56 @@ def test_hardened_defaults(sec_daemon, rt, pb, handler, tmp_path):
             pod.create("big", ["true"], linux=cri.LinuxContainerConfig(security_context=sc))
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field, e.value.details())
     pod.remove()
+
+
+def test_apparmor_and_selinux_where_the_host_has_neither(sec_daemon, rt, pb, handler, tmp_path):
+    """The default chain loads all three security modules. On a host without
+    AppArmor and SELinux (as here: docs/security.md) they report the feature
+    unavailable, a pod and container asking for AppArmor's runtime/default
+    and for SELinux options run unlabelled, and only a Localhost AppArmor
+    profile, which cannot be honoured, is refused."""
+    cri = pb.cri
+    if Path("/sys/kernel/security/apparmor").exists() or Path("/sys/fs/selinux/enforce").exists():
+        pytest.skip("this host has AppArmor or SELinux")
+    st = rt.Status(cri.StatusRequest(verbose=True), timeout=10)
+    mods = {m["name"]: m for m in json.loads(st.info["modules"])}
+    assert [m["name"] for m in json.loads(st.info["modules"]) if m["kind"] == "security"] == \
+        ["sec-seccomp", "sec-apparmor", "sec-selinux"]
+    for name in ("sec-apparmor", "sec-selinux"):
+        assert mods[name]["ready"] is True, mods[name]
+        assert mods[name]["info"]["enabled"] is False, mods[name]
+
+    selinux = cri.SELinuxOption(user="system_u", role="system_r", type="container_t", level="s0:c1,c2")
+    logdir = tmp_path / "logs" / "lsm"
+    pcfg = pod_config(pb, "lsm", log_directory=str(logdir))
+    pcfg.linux.security_context.selinux_options.CopyFrom(selinux)
+    pod_id = rt.RunPodSandbox(cri.RunPodSandboxRequest(config=pcfg, runtime_handler=handler),
+                              timeout=60).pod_sandbox_id
+    try:
+        def create(name, apparmor):
+            sc = cri.LinuxContainerSecurityContext(apparmor=apparmor, selinux_options=selinux)
+            cfg = cri.ContainerConfig(metadata=cri.ContainerMetadata(name=name),
+                                      image=cri.ImageSpec(image=TEST_IMAGE), command=["sleep", "1000"],
+                                      log_path=f"{name}.log",
+                                      linux=cri.LinuxContainerConfig(security_context=sc))
+            return rt.CreateContainer(cri.CreateContainerRequest(
+                pod_sandbox_id=pod_id, config=cfg, sandbox_config=pcfg), timeout=120).container_id
+
+        cid = create("aa-default", profile(pb, "runtime"))
+        rt.StartContainer(cri.StartContainerRequest(container_id=cid), timeout=60)
+        status = rt.ContainerStatus(cri.ContainerStatusRequest(container_id=cid), timeout=10).status
+        assert status.state == cri.CONTAINER_RUNNING
+        spec = bundle_spec(sec_daemon, cid)
+        assert "apparmorProfile" not in spec["process"], spec["process"]
+        assert "selinuxLabel" not in spec["process"], spec["process"]
+        assert "mountLabel" not in spec["linux"], spec["linux"]
+
+        with pytest.raises(grpc.RpcError) as e:
+            create("aa-local", profile(pb, "localhost", "localhost/ocid-test-profile"))
+        assert "AppArmor is not enabled on this host" in e.value.details(), e.value.details()
+        names = [c.metadata.name for c in rt.ListContainers(
+            cri.ListContainersRequest(filter=cri.ContainerFilter(pod_sandbox_id=pod_id)), timeout=10).containers]
+        assert names == ["aa-default"], names
+    finally:
+        rt.StopPodSandbox(cri.StopPodSandboxRequest(pod_sandbox_id=pod_id), timeout=60)
+        rt.RemovePodSandbox(cri.RemovePodSandboxRequest(pod_sandbox_id=pod_id), timeout=60)
